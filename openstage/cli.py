@@ -1,0 +1,76 @@
+"""The ``openstage`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from openstage.config import ConfigError, load_settings, parse_quota_overrides
+
+
+def _serve_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the server (control API; embedded SQLite and local storage by default)")
+    p.add_argument("--config", help="TOML file with settings (env OPENSTAGE_CONFIG)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; env OPENSTAGE_HOST)")
+    p.add_argument("--port", type=int, help="port to listen on, 0 for any free port (default 8080)")
+    p.add_argument("--data-dir", help="where the database, keys and buckets live (default ./.openstage)")
+    p.add_argument("--public-url", help="base URL clients use to reach this server (default: where it listens)")
+    p.add_argument("--region", help="AWS region the server answers for (default us-east-1)")
+    p.add_argument("--account-id", help="12-digit account id in ARNs (default 123456789012)")
+    p.add_argument("--database-url", help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db (default SQLite)")
+    p.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    p.add_argument("--access-key", help="access key id clients sign with (with --secret-key)")
+    p.add_argument("--secret-key", help="secret access key clients sign with")
+    p.add_argument("--credentials-file", help="AWS-style credentials INI file with key pairs clients may use")
+    p.add_argument("--rtmp-port", type=int, help="port named in stage endpoints.rtmp (default 1935)")
+    p.add_argument("--rtmps-port", type=int, help="port named in stage endpoints.rtmps (default 1936)")
+    p.add_argument(
+        "--quota", action="append", default=[], metavar="NAME=VALUE",
+        help="override an account quota, e.g. --quota stages=50 (repeatable)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="openstage", description="Amazon IVS Real-Time, self-hosted.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "host", "port", "data_dir", "public_url", "region", "account_id", "database_url",
+            "log_level", "access_key", "secret_key", "credentials_file", "rtmp_port", "rtmps_port",
+        )
+    }
+    try:
+        if args.quota:
+            overrides["quotas"] = parse_quota_overrides(args.quota)
+        settings = load_settings(overrides, args.config)
+    except ConfigError as error:
+        print(f"openstage: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    from openstage.server import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except OSError as error:
+        print(f"openstage: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Every setting openstage reads, from flags, ``OPENSTAGE_*`` environment variables or a TOML file.
+
+Precedence is flag > environment > TOML file > default, so an operator can keep a file for
+the stable parts and override one value for a single run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "OPENSTAGE_"
+
+DEFAULT_QUOTAS: dict[str, int] = {
+    "stages": 1000,
+    "encoder_configurations": 20,
+    "storage_configurations": 5,
+    "ingest_configurations": 100,
+    "public_keys": 3,
+    "compositions": 20,
+    "compositions_per_stage": 5,
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is shown to the operator as is."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".openstage")
+    public_url: str = ""
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    database_url: str = ""
+    log_level: str = "info"
+    access_key: str = ""
+    secret_key: str = ""
+    credentials_file: str = ""
+    rtmp_port: int = 1935
+    rtmps_port: int = 1936
+    quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+
+    @property
+    def resolved_public_url(self) -> str:
+        """The base URL clients are told to use; defaults to where the server listens."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'openstage.db').resolve()}"
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def credentials(self) -> dict[str, str]:
+        """Access key id -> secret key, from the flags and the credentials file together."""
+        creds: dict[str, str] = {}
+        if self.credentials_file:
+            creds.update(_read_credentials_file(Path(self.credentials_file)))
+        if self.access_key or self.secret_key:
+            if not (self.access_key and self.secret_key):
+                raise ConfigError("--access-key and --secret-key must be given together")
+            creds[self.access_key] = self.secret_key
+        return creds
+
+    def validate(self) -> None:
+        if not self.account_id.isdigit() or len(self.account_id) != 12:
+            raise ConfigError(f"account id must be 12 digits, got {self.account_id!r}")
+        if not self.region or not all(c.isalnum() or c == "-" for c in self.region):
+            raise ConfigError(f"region must look like us-east-1, got {self.region!r}")
+        for name, value in self.quotas.items():
+            if name not in DEFAULT_QUOTAS:
+                raise ConfigError(f"unknown quota {name!r}; known: {', '.join(DEFAULT_QUOTAS)}")
+            if value < 0:
+                raise ConfigError(f"quota {name} must be >= 0, got {value}")
+        if not self.credentials() and not self.is_loopback:
+            raise ConfigError(
+                f"refusing to listen on {self.host} without credentials: anyone who can reach it could "
+                "mint participant tokens. Set --access-key/--secret-key (or --credentials-file), or bind "
+                "to 127.0.0.1 for local development."
+            )
+
+
+def _read_credentials_file(path: Path) -> dict[str, str]:
+    """Reads an AWS-style INI credentials file or a TOML file with ``[[credentials]]`` tables."""
+    import configparser
+
+    if not path.exists():
+        raise ConfigError(f"credentials file {path} does not exist")
+    text = path.read_text()
+    if path.suffix == ".toml":
+        data = tomllib.loads(text)
+        entries = data.get("credentials", [])
+        return {e["access_key"]: e["secret_key"] for e in entries}
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    creds = {}
+    for section in parser.sections():
+        key = parser.get(section, "aws_access_key_id", fallback="")
+        secret = parser.get(section, "aws_secret_access_key", fallback="")
+        if key and secret:
+            creds[key] = secret
+    if not creds:
+        raise ConfigError(f"no aws_access_key_id/aws_secret_access_key pairs found in {path}")
+    return creds
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    default = getattr(Settings(), name)
+    if name == "quotas":
+        if isinstance(raw, dict):
+            return {str(k): int(v) for k, v in raw.items()}
+        return parse_quota_overrides(str(raw).split(","))
+    if isinstance(default, bool):
+        return str(raw).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if isinstance(default, Path):
+        return Path(raw)
+    return str(raw)
+
+
+def parse_quota_overrides(items: list[str]) -> dict[str, int]:
+    quotas: dict[str, int] = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"quota override must be NAME=VALUE, got {item!r}")
+        try:
+            quotas[name.strip().replace("-", "_")] = int(value)
+        except ValueError as exc:
+            raise ConfigError(f"quota {name} must be an integer, got {value!r}") from exc
+    return quotas
+
+
+def load_settings(overrides: dict[str, Any], config_file: str | None = None) -> Settings:
+    """Builds Settings from a TOML file, the environment and explicit overrides (flags)."""
+    values: dict[str, Any] = {}
+    names = [f.name for f in fields(Settings)]
+    config_file = config_file or os.environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        try:
+            data = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        for key, raw in data.items():
+            key = key.replace("-", "_")
+            if key not in names:
+                raise ConfigError(f"unknown setting {key!r} in {config_file}")
+            values[key] = _coerce(key, raw)
+    for name in names:
+        raw = os.environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    for name, raw in overrides.items():
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    quotas = dict(DEFAULT_QUOTAS)
+    quotas.update(values.pop("quotas", {}))
+    settings = Settings(**values, quotas=quotas)
+    settings.validate()
+    return settings

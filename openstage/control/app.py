@@ -1,0 +1,92 @@
+"""The control-plane endpoint: authenticate, route by the model, parse, validate, handle, serialize."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openstage.control import handlers  # noqa: F401  (registers every handler)
+from openstage.control.context import Context
+from openstage.control.errors import (
+    SECURITY_HEADERS,
+    ApiError,
+    InternalServerException,
+    NotImplementedYet,
+    UnknownOperationException,
+)
+from openstage.control.model import find_route
+from openstage.control.parse import parse_request
+from openstage.control.registry import HANDLERS, PENDING
+from openstage.control.serialize import serialize_output
+from openstage.control.sigv4 import SignedRequest, SigV4Verifier
+from openstage.control.validation import validate
+
+log = logging.getLogger("openstage.control")
+
+
+class ControlPlane:
+    def __init__(self, context: Context, verifier: SigV4Verifier) -> None:
+        self.context = context
+        self.verifier = verifier
+
+    async def endpoint(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        operation = "-"
+        try:
+            operation, response = await self._handle(request, request_id)
+        except ApiError as error:
+            response = error.to_response(request_id)
+        except Exception:
+            log.exception("internal error in %s (request %s)", operation, request_id)
+            response = InternalServerException(
+                f"Internal error; the server log has the details under request id {request_id}."
+            ).to_response(request_id)
+        log.info(
+            "%s %s -> %s %d (%.1f ms)",
+            request.method,
+            request.url.path,
+            operation,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    async def _handle(self, request: Request, request_id: str) -> tuple[str, Response]:
+        body = await request.body()
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.verifier.verify(SignedRequest(request.method, raw_path, raw_query, headers, body))
+        route, path_params, path_known = find_route(request.method, raw_path)
+        if route is None:
+            hint = "this path exists for another HTTP method" if path_known else "no such operation"
+            raise UnknownOperationException(
+                f"Unknown operation {request.method} {request.url.path}: {hint}. openstage speaks the "
+                "AWS ivs-realtime API (docs/api-coverage.md lists every operation)."
+            )
+        operation = route.operation
+        name = operation.name
+        params = parse_request(operation, path_params, raw_query, headers, body)
+        validate(operation.input_shape, params)
+        handler = HANDLERS.get(name)
+        if handler is None:
+            feature = PENDING.get(name, "a later release")
+            raise NotImplementedYet(f"{name} is not implemented yet: it arrives with {feature}.")
+        result = await handler(self.context, params)
+        payload, extra_headers = serialize_output(operation.output_shape, result)
+        headers_out: dict[str, Any] = dict(SECURITY_HEADERS)
+        headers_out.update(extra_headers)
+        headers_out["x-amzn-RequestId"] = request_id
+        return name, Response(
+            json.dumps(payload),
+            status_code=operation.http.get("responseCode", 200),
+            headers=headers_out,
+            media_type="application/json",
+        )

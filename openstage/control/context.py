@@ -1,0 +1,38 @@
+"""What every control-plane handler may use: settings, the database, the token issuer, storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from openstage import ids
+from openstage.config import Settings
+from openstage.storage.local import LocalStorage
+from openstage.store.db import Database
+from openstage.tokens.keys import TokenIssuer
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    tokens: TokenIssuer
+    storage: LocalStorage
+
+    def arn(self, kind: str, resource_id: str) -> str:
+        return ids.arn(self.settings.region, self.settings.account_id, kind, resource_id)
+
+    def endpoints(self) -> dict[str, str]:
+        """The stage endpoints (docs 2.1), built from the public URL so tokens point back here."""
+        base = self.settings.resolved_public_url
+        parts = urlsplit(base)
+        ws = "wss" if parts.scheme == "https" else "ws"
+        host = parts.hostname or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return {
+            "events": f"{ws}://{parts.netloc}/events",
+            "whip": f"{base}/whip",
+            "rtmp": f"rtmp://{host}:{self.settings.rtmp_port}/app/",
+            "rtmps": f"rtmps://{host}:{self.settings.rtmps_port}/app/",
+        }

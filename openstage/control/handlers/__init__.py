@@ -1,0 +1,13 @@
+"""One module of handlers per resource family; importing this package registers them all."""
+
+from openstage.control.handlers import (  # noqa: F401
+    compositions,
+    encoder_configurations,
+    ingest_configurations,
+    public_keys,
+    sessions,
+    stages,
+    storage_configurations,
+    tags,
+    tokens,
+)

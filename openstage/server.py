@@ -1,0 +1,110 @@
+"""Assembles the app from settings and runs it until SIGINT/SIGTERM, then stops in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from openstage.config import Settings
+from openstage.control.app import ControlPlane
+from openstage.control.context import Context
+from openstage.control.sigv4 import SigV4Verifier
+from openstage.storage.local import LocalStorage
+from openstage.store.db import Database
+from openstage.tokens.keys import TokenIssuer, load_or_create_server_key
+
+log = logging.getLogger("openstage")
+
+CONTROL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def build_context(settings: Settings) -> Context:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    storage = LocalStorage(settings.data_dir / "buckets")
+    context = Context(settings=settings, db=db, tokens=None, storage=storage)  # type: ignore[arg-type]
+    context.tokens = TokenIssuer(load_or_create_server_key(settings.data_dir), context.endpoints())
+    return context
+
+
+def build_app(context: Context) -> Starlette:
+    control = ControlPlane(context, SigV4Verifier(context.settings.credentials(), context.settings.region))
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await context.db.migrate()
+        yield
+        await context.db.close()
+
+    return Starlette(
+        routes=[Route("/{path:path}", control.endpoint, methods=CONTROL_METHODS)],
+        lifespan=lifespan,
+    )
+
+
+def banner(settings: Settings, port: int, dev_mode: bool) -> str:
+    url = settings.public_url.rstrip("/") if settings.public_url else settings.resolved_public_url
+    database = settings.resolved_database_url
+    if "@" in database:  # never print a password
+        scheme, _, rest = database.partition("://")
+        database = f"{scheme}://***@{rest.split('@', 1)[1]}"
+    auth = (
+        "DEV MODE: no credentials configured, any well-formed SigV4 signature is accepted (loopback only)"
+        if dev_mode
+        else "SigV4 signatures are verified against the configured credentials"
+    )
+    return "\n".join(
+        [
+            f"openstage is listening on http://{settings.host}:{port} (public URL {url})",
+            f"  region {settings.region}, account {settings.account_id}",
+            f"  data:     {settings.data_dir.resolve()}",
+            f"  database: {database}",
+            f"  auth:     {auth}",
+            "  point boto3 at it:",
+            f'    boto3.client("ivs-realtime", endpoint_url="{url}", region_name="{settings.region}")',
+            f"  or the AWS CLI: aws ivs-realtime list-stages --endpoint-url {url} --region {settings.region}",
+        ]
+    )
+
+
+async def serve(settings: Settings) -> None:
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    if settings.port == 0:
+        settings.port = port  # the public URL and token endpoints must name the real port
+    context = build_context(settings)
+    app = build_app(context)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda s=sig: _stop(server, s))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        print(banner(settings, port, not settings.credentials()), flush=True)
+    await serving
+    log.info("openstage stopped")
+
+
+def _stop(server: uvicorn.Server, sig: signal.Signals) -> None:
+    log.info("received %s, shutting down gracefully", sig.name)
+    server.should_exit = True

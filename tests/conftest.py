@@ -64,5 +64,11 @@ def ivs(server: Server):
 
 
 @pytest.fixture
+def raw_ivs(server: Server):
+    """A client that skips botocore's client-side checks, so requests reach the server's validation."""
+    return server.client(validate=False)
+
+
+@pytest.fixture
 def data_dir(server: Server) -> Path:
     return server.data_dir

@@ -122,12 +122,15 @@ class Server:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def client(self, access_key: str = "AKIDEXAMPLE", secret_key: str = "secret", region: str = REGION):
+    def client(
+        self, access_key: str = "AKIDEXAMPLE", secret_key: str = "secret", region: str = REGION, validate: bool = True
+    ):
+        """A boto3 client; ``validate=False`` turns off botocore's own checks so the server's are tested."""
         return boto3.client(
             "ivs-realtime",
             endpoint_url=self.url,
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
         )

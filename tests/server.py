@@ -9,8 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -102,6 +107,7 @@ class Server:
             found = re.search(r"listening on (http://\S+)", line)
             if found:
                 self.url = found.group(1)
+            if self.url and "or the AWS CLI" in line:  # the banner's last line
                 return self
         self.process.kill()
         raise RuntimeError("openstage serve did not start:\n" + "".join(self.output))
@@ -134,3 +140,55 @@ class Server:
             aws_secret_access_key=secret_key,
             config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
         )
+
+
+def signed_request(
+    server: Server,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    access_key: str = "AKIDEXAMPLE",
+    secret_key: str = "secret",
+    region: str = REGION,
+    service: str = "ivs",
+    headers: dict[str, str] | None = None,
+    sign: bool = True,
+    timestamp: datetime | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Sends one raw HTTP request, SigV4-signed by botocore, and returns (status, headers, body).
+
+    For what boto3 cannot send: malformed JSON, unknown operations, stale or foreign signatures.
+    """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=server.url + path, data=body, headers=dict(headers or {}))
+    if sign:
+        signer = SigV4Auth(Credentials(access_key, secret_key), service, region)
+        if timestamp is not None:
+            with mock_time(timestamp):
+                signer.add_auth(request)
+        else:
+            signer.add_auth(request)
+    prepared = request.prepare()
+    out = urllib.request.Request(prepared.url, data=body or None, method=method, headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(out, timeout=30) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+@contextmanager
+def mock_time(moment: datetime) -> Iterator[None]:
+    """Pins the clock botocore's signer reads, to sign a request as if at ``moment``."""
+    import botocore.auth
+
+    real = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda *args, **kwargs: moment.replace(tzinfo=None)
+    try:
+        yield
+    finally:
+        botocore.auth.get_current_datetime = real

@@ -38,13 +38,13 @@ class ControlPlane:
     async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        operation = "-"
+        request.state.operation = "-"
         try:
-            operation, response = await self._handle(request, request_id)
+            response = await self._handle(request, request_id)
         except ApiError as error:
             response = error.to_response(request_id)
         except Exception:
-            log.exception("internal error in %s (request %s)", operation, request_id)
+            log.exception("internal error in %s (request %s)", request.state.operation, request_id)
             response = InternalServerException(
                 f"Internal error; the server log has the details under request id {request_id}."
             ).to_response(request_id)
@@ -52,13 +52,13 @@ class ControlPlane:
             "%s %s -> %s %d (%.1f ms)",
             request.method,
             request.url.path,
-            operation,
+            request.state.operation,
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
         return response
 
-    async def _handle(self, request: Request, request_id: str) -> tuple[str, Response]:
+    async def _handle(self, request: Request, request_id: str) -> Response:
         body = await request.body()
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
@@ -72,7 +72,7 @@ class ControlPlane:
                 "AWS ivs-realtime API (docs/api-coverage.md lists every operation)."
             )
         operation = route.operation
-        name = operation.name
+        name = request.state.operation = operation.name
         params = parse_request(operation, path_params, raw_query, headers, body)
         validate(operation.input_shape, params)
         handler = HANDLERS.get(name)
@@ -84,7 +84,7 @@ class ControlPlane:
         headers_out: dict[str, Any] = dict(SECURITY_HEADERS)
         headers_out.update(extra_headers)
         headers_out["x-amzn-RequestId"] = request_id
-        return name, Response(
+        return Response(
             json.dumps(payload),
             status_code=operation.http.get("responseCode", 200),
             headers=headers_out,

@@ -42,9 +42,7 @@ def parse_request(
         return {}
     params: dict[str, Any] = {}
     body_members = {
-        name: member
-        for name, member in shape.members.items()
-        if member.serialization.get("location") is None
+        name: member for name, member in shape.members.items() if member.serialization.get("location") is None
     }
     if body_members and body.strip():
         try:
@@ -53,7 +51,8 @@ def parse_request(
             raise SerializationException(f"Request body is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
             raise SerializationException("Request body must be a JSON object")
-        params.update({k: v for k, v in document.items() if k in body_members})
+        # A JSON null means "not given", as botocore would never send it.
+        params.update({k: v for k, v in document.items() if k in body_members and v is not None})
     query = parse_qsl(query_string, keep_blank_values=True)
     for name, member in shape.members.items():
         location = member.serialization.get("location")

@@ -8,19 +8,35 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage.control.context import Context
-from openstage.control.errors import ResourceNotFoundException, ServiceQuotaExceededException, ValidationException
-from openstage.store.models import Tag
+from openstage.control.errors import (
+    ConflictException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
+from openstage.store.models import ResourceReference, Tag
 
 M = TypeVar("M")
 
 MAX_TAGS = 50
 
 
-async def get_or_404(session: AsyncSession, model: type[M], arn: str, kind: str) -> M:
-    row = await session.scalar(select(model).where(model.arn == arn))  # type: ignore[attr-defined]
+async def get_or_404(session: AsyncSession, model: type[M], arn: str, kind: str, for_update: bool = False) -> M:
+    """``for_update`` row-locks (PostgreSQL) before a delete or update, so a concurrent reader waits or fails."""
+    statement = select(model).where(model.arn == arn)  # type: ignore[attr-defined]
+    if for_update:
+        statement = statement.with_for_update()
+    row = await session.scalar(statement)
     if row is None:
         raise ResourceNotFoundException(f"{kind} not found: {arn}")
     return row
+
+
+async def refuse_if_used(session: AsyncSession, arn: str, kind: str) -> None:
+    """AWS answers 409 rather than leave a composition pointing at a deleted configuration (docs 5.1)."""
+    user = await session.scalar(select(ResourceReference.user_arn).where(ResourceReference.used_arn == arn).limit(1))
+    if user is not None:
+        raise ConflictException(f"{kind} {arn} is in use by {user}; stop the composition using it before deleting it.")
 
 
 async def check_quota(ctx: Context, session: AsyncSession, model: type[Any], quota: str, what: str) -> None:
@@ -30,8 +46,7 @@ async def check_quota(ctx: Context, session: AsyncSession, model: type[Any], quo
     count = await session.scalar(select(func.count()).select_from(model))
     if (count or 0) >= limit:
         raise ServiceQuotaExceededException(
-            f"Quota exceeded: this account may have at most {limit} {what} "
-            f"(openstage setting quotas.{quota})."
+            f"Quota exceeded: this account may have at most {limit} {what} (openstage setting quotas.{quota})."
         )
 
 

@@ -21,11 +21,15 @@ def iso8601(value: datetime) -> str:
 def _serialize(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        return {
+        out = {
             name: _serialize(member, value[name])
             for name, member in shape.members.items()
             if value.get(name) is not None and member.serialization.get("location") is None
         }
+        for name in shape.required_members:  # result lists are always present, even when empty
+            if name not in out and shape.members[name].type_name == "list":
+                out[name] = []
+        return out
     if kind == "list":
         return [_serialize(shape.member, item) for item in value]
     if kind == "map":

@@ -41,8 +41,11 @@ def split(token: str) -> tuple[dict[str, Any], dict[str, Any], str, bytes]:
     parts = token.split(".")
     if len(parts) != 3:
         raise ValueError("a JWT has three dot-separated parts")
-    header = json.loads(b64url_decode(parts[0]))
-    claims = json.loads(b64url_decode(parts[1]))
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+    except RecursionError:  # deeply nested JSON: json raises this, not ValueError
+        raise ValueError("JWT header or claims nest too deeply") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise ValueError("JWT header and claims must be JSON objects")
     return header, claims, f"{parts[0]}.{parts[1]}", b64url_decode(parts[2])

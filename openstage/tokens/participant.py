@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -88,8 +89,14 @@ class TokenVerifier:
         pem = await self.lookup_public_key(kid)
         if pem is None:
             raise TokenError("TOKEN_INVALID_SIGNATURE", f"no imported public key {kid}")
-        key = serialization.load_pem_public_key(pem.encode())
-        assert isinstance(key, ec.EllipticCurvePublicKey)  # ImportPublicKey accepts only P-384
+        key: object = None
+        try:
+            key = serialization.load_pem_public_key(pem.encode())
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pass
+        # ImportPublicKey accepts only P-384; anything else in the table was put there by hand.
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
+            raise TokenError("TOKEN_INVALID_SIGNATURE", f"public key {kid} is not a usable P-384 key")
         return key
 
 
@@ -131,15 +138,20 @@ def _check_claims(claims: dict[str, Any], self_signed: bool, key_arn: str | None
     user_id = claims.get("user_id", "")
     if not isinstance(user_id, str) or len(user_id) > 128:
         raise TokenError("TOKEN_INVALID", "user_id must be a string of at most 128 characters")
-    attributes = claims.get("attributes") or {}
-    if self_signed and "attributes" not in claims:
+    if self_signed and claims.get("attributes") is None:  # null counts as missing, as for every claim
         raise TokenError("TOKEN_INVALID", "token claim 'attributes' is missing")
+    attributes = claims.get("attributes") or {}
     if not isinstance(attributes, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
     ):
         raise TokenError("TOKEN_INVALID", "attributes must map strings to strings")
     if attributes_size(attributes) > MAX_ATTRIBUTES_BYTES:
         raise TokenError("TOKEN_INVALID", "attributes exceed 1 KB")
+    try:
+        issued_at = datetime.fromtimestamp(iat, UTC)
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError("TOKEN_INVALID", "token claims 'iat'/'exp' are outside the representable time range") from None
     return ParticipantClaims(
         participant_id=jti,
         stage_arn=resource,
@@ -148,8 +160,8 @@ def _check_claims(claims: dict[str, Any], self_signed: bool, key_arn: str | None
         can_publish=capabilities.get("allow_publish") is True,
         can_subscribe=capabilities.get("allow_subscribe") is True,
         attributes=dict(attributes),
-        issued_at=datetime.fromtimestamp(iat, UTC),
-        expires_at=datetime.fromtimestamp(exp, UTC),
+        issued_at=issued_at,
+        expires_at=expires_at,
         self_signed=self_signed,
         key_arn=key_arn,
         raw=claims,

@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import Any
 
+import uvloop
+
 from openstage.config import ConfigError, load_settings, parse_quota_overrides
 
 
@@ -28,7 +30,10 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--rtmp-port", type=int, help="port named in stage endpoints.rtmp (default 1935)")
     p.add_argument("--rtmps-port", type=int, help="port named in stage endpoints.rtmps (default 1936)")
     p.add_argument(
-        "--quota", action="append", default=[], metavar="NAME=VALUE",
+        "--quota",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="override an account quota, e.g. --quota stages=50 (repeatable)",
     )
 
@@ -47,8 +52,19 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {
         name: getattr(args, name)
         for name in (
-            "host", "port", "data_dir", "public_url", "region", "account_id", "database_url",
-            "log_level", "access_key", "secret_key", "credentials_file", "rtmp_port", "rtmps_port",
+            "host",
+            "port",
+            "data_dir",
+            "public_url",
+            "region",
+            "account_id",
+            "database_url",
+            "log_level",
+            "access_key",
+            "secret_key",
+            "credentials_file",
+            "rtmp_port",
+            "rtmps_port",
         )
     }
     try:
@@ -58,14 +74,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"openstage: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     from openstage.server import serve
 
     try:
-        asyncio.run(serve(settings))
+        # uvloop, as DESIGN.md chose: uvicorn picks it only when it owns the loop, and here we do.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(settings))
     except OSError as error:
         print(f"openstage: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1

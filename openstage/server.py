@@ -75,10 +75,21 @@ def banner(settings: Settings, port: int, dev_mode: bool) -> str:
     )
 
 
-async def serve(settings: Settings) -> None:
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Binds before the app starts, so port 0 resolves to the real port the endpoints must name.
+
+    The protocol must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
+    sockets only then, and without it every keep-alive response waits ~40 ms for a delayed ACK.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    sock.bind((host, port))
+    return sock
+
+
+async def serve(settings: Settings) -> None:
+    sock = listening_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     if settings.port == 0:
         settings.port = port  # the public URL and token endpoints must name the real port

@@ -35,8 +35,9 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     started: list[Server] = []
     databases: list[str] = []
 
-    def make(backend: str = "sqlite", args: list[str] | None = None, env: dict[str, str] | None = None,
-             start: bool = True) -> Server:
+    def make(
+        backend: str = "sqlite", args: list[str] | None = None, env: dict[str, str] | None = None, start: bool = True
+    ) -> Server:
         url = ""
         if backend == "postgresql":
             url = create_postgres_database()

@@ -35,7 +35,7 @@ def postgres_available() -> bool:
 
     try:
         asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     return True
 
@@ -87,16 +87,23 @@ class Server:
 
     def start(self, port: int = 0) -> Server:
         command = [
-            sys.executable, "-m", "openstage.cli", "serve", "--port", str(port),
-            "--data-dir", str(self.data_dir), "--log-level", "warning", *self.args,
+            sys.executable,
+            "-m",
+            "openstage.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(self.data_dir),
+            "--log-level",
+            "warning",
+            *self.args,
         ]
         if self.database_url:
             command += ["--database-url", self.database_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSTAGE_")}
         env.update(self.env)
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + 60
         assert self.process.stdout is not None
         while time.monotonic() < deadline:

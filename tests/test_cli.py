@@ -103,3 +103,17 @@ def test_settings_defaults_match_the_docs():
         "compositions": 20,
         "compositions_per_stage": 5,
     }
+
+
+def test_listening_socket_lets_asyncio_disable_nagle():
+    """Without IPPROTO_TCP, asyncio leaves Nagle on and keep-alive responses stall ~40 ms."""
+    import socket as sockets
+
+    from openstage.server import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == sockets.IPPROTO_TCP
+        assert sock.getsockname()[1] > 0
+    finally:
+        sock.close()

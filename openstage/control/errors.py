@@ -41,9 +41,7 @@ class ApiError(Exception):
         headers = dict(SECURITY_HEADERS)
         headers["x-amzn-ErrorType"] = self.code
         headers["x-amzn-RequestId"] = request_id or str(uuid.uuid4())
-        return Response(
-            json.dumps(body), status_code=self.status, headers=headers, media_type="application/json"
-        )
+        return Response(json.dumps(body), status_code=self.status, headers=headers, media_type="application/json")
 
 
 class ValidationException(ApiError):

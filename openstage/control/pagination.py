@@ -60,13 +60,23 @@ async def paginate(
     params: dict[str, Any],
     filters: dict[str, Any],
     limit: int | None = None,
+    descending: bool = False,
 ) -> tuple[list[T], str | None]:
-    """Runs ``statement`` one page at a time, ordered by ``pk``; returns the rows and the next token."""
+    """Runs ``statement`` one page at a time, ordered by ``pk`` (newest first if ``descending``).
+
+    Returns the rows and the next token.
+    """
     size = params.get("maxResults") or DEFAULT_MAX_RESULTS.get(operation, DEFAULT)
     if limit is not None:
         size = min(size, limit)
     after = decode_token(operation, filters, params.get("nextToken"))
-    rows = list((await session.scalars(statement.where(pk > after).order_by(pk).limit(size + 1))).all())
+    if descending:
+        page = statement.order_by(pk.desc())
+        if after:  # pks start at 1, so 0 means "no token"
+            page = page.where(pk < after)
+    else:
+        page = statement.where(pk > after).order_by(pk)
+    rows = list((await session.scalars(page.limit(size + 1))).all())
     if len(rows) <= size:
         return rows, None
     rows = rows[:size]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -52,9 +52,7 @@ class StageSession(Base):
     __tablename__ = "stage_sessions"
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(String(16), unique=True)
-    stage_arn: Mapped[str] = mapped_column(
-        String(256), ForeignKey("stages.arn", ondelete="CASCADE"), index=True
-    )
+    stage_arn: Mapped[str] = mapped_column(String(256), ForeignKey("stages.arn", ondelete="CASCADE"), index=True)
     start_time: Mapped[datetime] = mapped_column(default=utcnow)
     end_time: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -79,11 +77,11 @@ class Participant(Base):
 
 class ParticipantEvent(Base):
     __tablename__ = "participant_events"
+    # ListParticipantEvents reads one participant's events of one session, in pk order.
+    __table_args__ = (Index("ix_participant_events_session_participant", "session_id", "participant_id", "pk"),)
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     stage_arn: Mapped[str] = mapped_column(String(256))
-    session_id: Mapped[str] = mapped_column(
-        String(16), ForeignKey("stage_sessions.session_id", ondelete="CASCADE")
-    )
+    session_id: Mapped[str] = mapped_column(String(16), ForeignKey("stage_sessions.session_id", ondelete="CASCADE"))
     participant_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(32))
     event_time: Mapped[datetime] = mapped_column(default=utcnow)

@@ -95,26 +95,56 @@ def test_wrong_types_are_validation_errors(server):
     assert "Member must be an integer" in body["message"]
 
 
-@pytest.mark.parametrize("operation", sorted(PENDING))
-def test_pending_operations_answer_not_implemented_naming_the_feature(ivs, operation):
-    from botocore import xform_name
+STAGE = "arn:aws:ivs:us-east-1:123456789012:stage/AbCdEf123456"
+
+
+@pytest.mark.parametrize(
+    "operation, method, arguments",
+    [
+        ("DisconnectParticipant", "disconnect_participant", {"stageArn": STAGE, "participantId": "p"}),
+        ("RevokeConnectionToken", "revoke_connection_token", {"tokenId": "t"}),
+        (
+            "StartComposition",
+            "start_composition",
+            {
+                "stageArn": STAGE,
+                "destinations": [
+                    {"channel": {"channelArn": "arn:aws:ivs:us-east-1:123456789012:channel/AbCdEf123456"}}
+                ],
+            },
+        ),
+        ("StopComposition", "stop_composition", {"arn": "arn:aws:ivs:us-east-1:123456789012:composition/AbCdEf123456"}),
+        (
+            "StartParticipantReplication",
+            "start_participant_replication",
+            {"sourceStageArn": STAGE, "destinationStageArn": STAGE, "participantId": "p"},
+        ),
+        (
+            "StopParticipantReplication",
+            "stop_participant_replication",
+            {"sourceStageArn": STAGE, "destinationStageArn": STAGE, "participantId": "p"},
+        ),
+        ("ListParticipantReplicas", "list_participant_replicas", {"sourceStageArn": STAGE, "participantId": "p"}),
+    ],
+)
+def test_pending_operations_answer_not_implemented_naming_the_feature(ivs, operation, method, arguments):
     from botocore.exceptions import ClientError
 
-    stage = "arn:aws:ivs:us-east-1:123456789012:stage/AbCdEf123456"
-    arguments = {
-        "DisconnectParticipant": {"stageArn": stage, "participantId": "p"},
-        "RevokeConnectionToken": {"tokenId": "t"},
-        "StartComposition": {
-            "stageArn": stage,
-            "destinations": [{"channel": {"channelArn": "arn:aws:ivs:us-east-1:123456789012:channel/AbCdEf123456"}}],
-        },
-        "StopComposition": {"arn": "arn:aws:ivs:us-east-1:123456789012:composition/AbCdEf123456"},
-        "StartParticipantReplication": {"sourceStageArn": stage, "destinationStageArn": stage, "participantId": "p"},
-        "StopParticipantReplication": {"sourceStageArn": stage, "destinationStageArn": stage, "participantId": "p"},
-        "ListParticipantReplicas": {"sourceStageArn": stage, "participantId": "p"},
-    }[operation]
     with pytest.raises(ClientError) as error:
-        getattr(ivs, xform_name(operation))(**arguments)
+        getattr(ivs, method)(**arguments)
     assert error.value.response["Error"]["Code"] == "NotImplementedException"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert PENDING[operation] in error.value.response["Error"]["Message"]
+
+
+def test_every_pending_operation_is_tested():
+    tested = {
+        "DisconnectParticipant",
+        "RevokeConnectionToken",
+        "StartComposition",
+        "StopComposition",
+        "StartParticipantReplication",
+        "StopParticipantReplication",
+        "ListParticipantReplicas",
+    }
+    assert set(PENDING) == tested

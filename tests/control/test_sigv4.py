@@ -117,11 +117,12 @@ def test_wrong_region(secured):
 
 
 def test_tampered_body_fails(secured):
+    import urllib.error
+    import urllib.request
+
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-    import urllib.error
-    import urllib.request
 
     request = AWSRequest(method="POST", url=secured.url + "/CreateStage", data=b'{"name":"a"}')
     SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ivs", "us-east-1").add_auth(request)

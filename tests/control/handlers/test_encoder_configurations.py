@@ -10,8 +10,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage.store.models import EncoderConfiguration, ResourceReference, Tag
+from tests.seed import run_in_db
 from tests.shapes import assert_matches_output
-from tests.store_access import run_in_db
 
 ARN_RE = re.compile(r"arn:aws:ivs:us-east-1:123456789012:encoder-configuration/[A-Za-z0-9]{12}")
 DEFAULT_VIDEO = {"width": 1280, "height": 720, "framerate": 30.0, "bitrate": 2500000}

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openstage.control.errors import SECURITY_HEADERS
 from openstage.control.model import service_model
 from openstage.store.models import IngestConfiguration, Tag
+from tests.seed import run_in_db
 from tests.server import Server
 from tests.shapes import assert_matches_output
-from tests.store_access import run_in_db
 
 ARN_RE = re.compile(r"arn:aws:ivs:us-east-1:123456789012:ingest-configuration/(?P<id>[A-Za-z0-9]{12})")
 ID_RE = re.compile(r"[A-Za-z0-9]{12}")

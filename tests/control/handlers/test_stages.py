@@ -67,8 +67,10 @@ def test_create_stage_rejects_thirteen_token_configurations(ivs):
         ({"participantTokenConfigurations": [{"userId": "u" * 129}]}, "userId"),
         ({"name": 5}, "name"),
         ({"participantTokenConfigurations": [{"capabilities": ["ADMIN"]}]}, "capabilities"),
-        ({"autoParticipantRecordingConfiguration": {"storageConfigurationArn": "not-an-arn"}},
-         "storageConfigurationArn"),
+        (
+            {"autoParticipantRecordingConfiguration": {"storageConfigurationArn": "not-an-arn"}},
+            "storageConfigurationArn",
+        ),
     ],
 )
 def test_create_stage_validation(raw_ivs, kwargs, field):

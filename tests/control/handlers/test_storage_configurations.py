@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage.store.models import ResourceReference, Tag
+from tests.seed import run_in_db
 from tests.shapes import assert_matches_output
-from tests.store_access import run_in_db
 
 ARN_RE = re.compile(r"arn:aws:ivs:us-east-1:123456789012:storage-configuration/[A-Za-z0-9]{12}")
 COMPOSITION = "arn:aws:ivs:us-east-1:123456789012:composition/CompXyz98765"

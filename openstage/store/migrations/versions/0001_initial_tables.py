@@ -141,6 +141,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["session_id"], ["stage_sessions.session_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("pk"),
     )
+    with op.batch_alter_table("participant_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_participant_events_session_participant", ["session_id", "participant_id", "pk"], unique=False
+        )
+
     op.create_table(
         "participants",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from openstage.config import Settings
 from openstage.control.app import ControlPlane
-from openstage.control.context import Context
+from openstage.control.context import Context, stage_endpoints
 from openstage.control.sigv4 import SigV4Verifier
 from openstage.storage.local import LocalStorage
 from openstage.store.db import Database
@@ -28,11 +28,12 @@ CONTROL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 def build_context(settings: Settings) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    storage = LocalStorage(settings.data_dir / "buckets")
-    context = Context(settings=settings, db=db, tokens=None, storage=storage)  # type: ignore[arg-type]
-    context.tokens = TokenIssuer(load_or_create_server_key(settings.data_dir), context.endpoints())
-    return context
+    return Context(
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        tokens=TokenIssuer(load_or_create_server_key(settings.data_dir), stage_endpoints(settings)),
+        storage=LocalStorage(settings.data_dir / "buckets"),
+    )
 
 
 def build_app(context: Context) -> Starlette:
@@ -51,7 +52,7 @@ def build_app(context: Context) -> Starlette:
 
 
 def banner(settings: Settings, port: int, dev_mode: bool) -> str:
-    url = settings.public_url.rstrip("/") if settings.public_url else settings.resolved_public_url
+    url = settings.resolved_public_url
     database = settings.resolved_database_url
     if "@" in database:  # never print a password
         scheme, _, rest = database.partition("://")

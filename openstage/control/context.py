@@ -12,6 +12,22 @@ from openstage.store.db import Database
 from openstage.tokens.keys import TokenIssuer
 
 
+def stage_endpoints(settings: Settings) -> dict[str, str]:
+    """The stage endpoints (docs 2.1), built from the public URL so tokens point back here."""
+    base = settings.resolved_public_url
+    parts = urlsplit(base)
+    ws = "wss" if parts.scheme == "https" else "ws"
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return {
+        "events": f"{ws}://{parts.netloc}/events",
+        "whip": f"{base}/whip",
+        "rtmp": f"rtmp://{host}:{settings.rtmp_port}/app/",
+        "rtmps": f"rtmps://{host}:{settings.rtmps_port}/app/",
+    }
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -23,16 +39,4 @@ class Context:
         return ids.arn(self.settings.region, self.settings.account_id, kind, resource_id)
 
     def endpoints(self) -> dict[str, str]:
-        """The stage endpoints (docs 2.1), built from the public URL so tokens point back here."""
-        base = self.settings.resolved_public_url
-        parts = urlsplit(base)
-        ws = "wss" if parts.scheme == "https" else "ws"
-        host = parts.hostname or "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return {
-            "events": f"{ws}://{parts.netloc}/events",
-            "whip": f"{base}/whip",
-            "rtmp": f"rtmp://{host}:{self.settings.rtmp_port}/app/",
-            "rtmps": f"rtmps://{host}:{self.settings.rtmps_port}/app/",
-        }
+        return self.tokens.endpoints

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 from openstage.control.errors import (
-    ApiError,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -175,6 +174,3 @@ def _parse_amz_date(value: str) -> datetime:
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header "
             "in ISO-8601 basic format (YYYYMMDD'T'HHMMSS'Z')."
         ) from None
-
-
-__all__ = ["ApiError", "Caller", "SigV4Verifier", "SignedRequest", "expected_signature"]

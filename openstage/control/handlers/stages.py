@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage import ids
 from openstage.control.context import Context
+from openstage.control.errors import not_found
 from openstage.control.handlers.tokens import check_attributes, mint_token
 from openstage.control.pagination import paginate
 from openstage.control.registry import operation
-from openstage.control.resources import check_quota, get_or_404, put_tags, remove_tags, tags_for
+from openstage.control.resources import check_quota, get_or_404, get_tags, put_tags, remove_tags, tags_for
 from openstage.store.models import IngestConfiguration, Stage, StageSession, StorageConfiguration
 
 # What GetStage echoes when recording is off (docs 2.1): every field, defaulted.
@@ -59,12 +60,28 @@ async def active_sessions(session: AsyncSession, stage_arns: list[str]) -> dict[
     return {stage_arn: session_id for stage_arn, session_id in rows}
 
 
-async def stage_view(ctx: Context, session: AsyncSession, stage: Stage) -> dict[str, Any]:
+async def _stage_or_404(session: AsyncSession, arn: str) -> tuple[Stage, str | None]:
+    """The stage and its active session id in one query: GetStage is the most frequent read."""
+    active = (
+        select(StageSession.session_id)
+        .where(StageSession.stage_arn == Stage.arn, StageSession.end_time.is_(None))
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Stage, active).where(Stage.arn == arn))).first()
+    if row is None:
+        raise not_found("Stage", arn)
+    return row[0], row[1]
+
+
+async def stage_view(
+    ctx: Context, session: AsyncSession, stage: Stage, active_session_id: str | None
+) -> dict[str, Any]:
     return {
         "arn": stage.arn,
         "name": stage.name,
-        "activeSessionId": (await active_sessions(session, [stage.arn])).get(stage.arn),
-        "tags": (await tags_for(session, [stage.arn]))[stage.arn],
+        "activeSessionId": active_session_id,
+        "tags": await get_tags(session, stage.arn),
         "autoParticipantRecordingConfiguration": stage.auto_recording,
         "endpoints": ctx.endpoints(),
     }
@@ -87,7 +104,7 @@ async def create_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         session.add(stage)
         await put_tags(session, stage.arn, params.get("tags"))
         await session.flush()
-        view = await stage_view(ctx, session, stage)
+        view = await stage_view(ctx, session, stage, None)
     tokens = [mint_token(ctx, stage.arn, config) for config in token_configs]
     return {"stage": view, "participantTokens": tokens}
 
@@ -95,14 +112,14 @@ async def create_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 @operation("GetStage")
 async def get_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     async with ctx.db.read() as session:
-        stage = await get_or_404(session, Stage, params["arn"], "Stage")
-        return {"stage": await stage_view(ctx, session, stage)}
+        stage, active_session_id = await _stage_or_404(session, params["arn"])
+        return {"stage": await stage_view(ctx, session, stage, active_session_id)}
 
 
 @operation("UpdateStage")
 async def update_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     async with ctx.db.write() as session:
-        stage = await get_or_404(session, Stage, params["arn"], "Stage")
+        stage, active_session_id = await _stage_or_404(session, params["arn"])
         if "name" in params:
             stage.name = params["name"]
         if "autoParticipantRecordingConfiguration" in params:
@@ -110,7 +127,7 @@ async def update_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             await _check_storage(session, recording)
             stage.auto_recording = recording
         await session.flush()
-        view = await stage_view(ctx, session, stage)
+        view = await stage_view(ctx, session, stage, active_session_id)
     return {"stage": view}
 
 

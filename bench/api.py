@@ -93,8 +93,21 @@ async def bare_app(scope: dict[str, Any], receive: Callable[..., Any], send: Cal
 
 
 def serve_arguments(data_dir: Path) -> list[str]:
-    """The ``openstage`` command line both servers run: fresh data dir, SQLite, any free port."""
-    return ["serve", "--port", "0", "--data-dir", str(data_dir), "--log-level", "warning"]
+    """The ``openstage`` command line both servers run: fresh data dir, SQLite, any free port, and
+    credentials, so every request's SigV4 signature is really verified (not dev mode)."""
+    return [
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+        "--access-key",
+        ACCESS_KEY,
+        "--secret-key",
+        SECRET_KEY,
+    ]
 
 
 def serve_bare(data_dir: str) -> int:

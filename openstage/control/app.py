@@ -18,6 +18,7 @@ from openstage.control.errors import (
     ApiError,
     InternalServerException,
     NotImplementedYet,
+    SerializationException,
     UnknownOperationException,
 )
 from openstage.control.model import find_route
@@ -28,6 +29,22 @@ from openstage.control.sigv4 import SignedRequest, SigV4Verifier
 from openstage.control.validation import validate
 
 log = logging.getLogger("openstage.control")
+
+# The largest valid request (12 token configurations with 1 KB of attributes each, 50 tags)
+# is a few tens of KB; AWS's front end stops at 10 MB. Reading stops here instead of
+# buffering whatever a client sends.
+MAX_BODY_BYTES = 1 << 20
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise SerializationException(f"Request body exceeds {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class ControlPlane:
@@ -59,7 +76,7 @@ class ControlPlane:
         return response
 
     async def _handle(self, request: Request, request_id: str) -> Response:
-        body = await request.body()
+        body = await _read_body(request)
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
         headers = {k.lower(): v for k, v in request.headers.items()}

@@ -47,7 +47,7 @@ def parse_request(
     if body_members and body.strip():
         try:
             document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise SerializationException(f"Request body is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
             raise SerializationException("Request body must be a JSON object")

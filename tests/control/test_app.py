@@ -148,3 +148,22 @@ def test_every_pending_operation_is_tested():
         "ListParticipantReplicas",
     }
     assert set(PENDING) == tested
+
+
+def test_deeply_nested_json_is_400_not_500(server):
+    status, code, body = _error(signed_request(server, "POST", "/CreateStage", b"[" * 100_000 + b"]" * 100_000))
+    assert (status, code) == (400, "SerializationException")
+
+
+def test_oversized_body_is_refused(server):
+    payload = b'{"name": "' + b"x" * (2 << 20) + b'"}'
+    status, code, body = _error(signed_request(server, "POST", "/CreateStage", payload))
+    assert (status, code) == (400, "SerializationException")
+    assert "exceeds" in body["message"]
+
+
+def test_json_null_means_absent(server):
+    status, headers, body = signed_request(server, "POST", "/CreateStage", b'{"name": null, "tags": null}')
+    assert status == 200
+    stage = json.loads(body)["stage"]
+    assert (stage["name"], stage["tags"]) == ("", {})

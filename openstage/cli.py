@@ -29,6 +29,10 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--credentials-file", help="AWS-style credentials INI file with key pairs clients may use")
     p.add_argument("--rtmp-port", type=int, help="port named in stage endpoints.rtmp (default 1935)")
     p.add_argument("--rtmps-port", type=int, help="port named in stage endpoints.rtmps (default 1936)")
+    p.add_argument("--ice-addresses", help="comma-separated IPs ICE advertises (tests: 127.0.0.1)")
+    p.add_argument("--udp-port-min", type=int, help="lowest UDP port for media (default: any)")
+    p.add_argument("--udp-port-max", type=int, help="highest UDP port for media (default: any)")
+    p.add_argument("--session-grace-seconds", type=int, help="empty time before a stage session ends (default 60)")
     p.add_argument(
         "--quota",
         action="append",
@@ -65,6 +69,10 @@ def _serve(args: argparse.Namespace) -> int:
             "credentials_file",
             "rtmp_port",
             "rtmps_port",
+            "ice_addresses",
+            "udp_port_min",
+            "udp_port_max",
+            "session_grace_seconds",
         )
     }
     try:

@@ -45,6 +45,13 @@ class Settings:
     credentials_file: str = ""
     rtmp_port: int = 1935
     rtmps_port: int = 1936
+    # Media plane: the addresses ICE advertises (comma-separated; empty = every non-loopback
+    # address of the machine, aioice's default) and the UDP ports it may bind (0 = any).
+    ice_addresses: str = ""
+    udp_port_min: int = 0
+    udp_port_max: int = 0
+    # A stage session ends when the stage has been empty this long (docs 3.1: "a few minutes").
+    session_grace_seconds: int = 60
     quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
 
     @property

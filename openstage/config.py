@@ -73,6 +73,14 @@ class Settings:
         return f"sqlite+aiosqlite:///{(self.data_dir / 'openstage.db').resolve()}"
 
     @property
+    def ice_address_list(self) -> list[str]:
+        """``"127.0.0.1, ::1"`` -> ["127.0.0.1", "::1"]; raises ConfigError on anything but IP addresses."""
+        try:
+            return [str(ipaddress.ip_address(p.strip())) for p in self.ice_addresses.split(",") if p.strip()]
+        except ValueError as exc:
+            raise ConfigError(f"ice_addresses must be comma-separated IP addresses: {exc}") from None
+
+    @property
     def is_loopback(self) -> bool:
         if self.host == "localhost":
             return True
@@ -102,6 +110,7 @@ class Settings:
                 raise ConfigError(f"unknown quota {name!r}; known: {', '.join(DEFAULT_QUOTAS)}")
             if value < 0:
                 raise ConfigError(f"quota {name} must be >= 0, got {value}")
+        self.ice_address_list  # noqa: B018  (validates)
         if not self.credentials() and not self.is_loopback:
             raise ConfigError(
                 f"refusing to listen on {self.host} without credentials: anyone who can reach it could "

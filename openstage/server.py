@@ -11,15 +11,21 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from openstage.config import Settings
 from openstage.control.app import ControlPlane
 from openstage.control.context import Context, stage_endpoints
 from openstage.control.sigv4 import SigV4Verifier
+from openstage.dataplane.events import MAX_MESSAGE_BYTES, EventsEndpoint
+from openstage.dataplane.whip import WhipEndpoints
+from openstage.sfu import create_engine
+from openstage.stage import StageRuntime
 from openstage.storage.local import LocalStorage
 from openstage.store.db import Database
+from openstage.tokens import TokenVerifier
 from openstage.tokens.keys import TokenIssuer, load_or_create_server_key
+from openstage.tokens.lookup import database_lookup
 
 log = logging.getLogger("openstage")
 
@@ -28,27 +34,39 @@ CONTROL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 def build_context(settings: Settings) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    tokens = TokenIssuer(load_or_create_server_key(settings.data_dir), stage_endpoints(settings))
+    runtime = StageRuntime(db, TokenVerifier(tokens, database_lookup(db)), settings.session_grace_seconds)
     return Context(
         settings=settings,
-        db=Database(settings.resolved_database_url),
-        tokens=TokenIssuer(load_or_create_server_key(settings.data_dir), stage_endpoints(settings)),
+        db=db,
+        tokens=tokens,
         storage=LocalStorage(settings.data_dir / "buckets"),
+        runtime=runtime,
     )
 
 
 def build_app(context: Context) -> Starlette:
     control = ControlPlane(context, SigV4Verifier(context.settings.credentials(), context.settings.region))
+    events = EventsEndpoint(context.runtime)
+    whip = WhipEndpoints(context.runtime, create_engine(context.settings))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await context.db.migrate()
+        await context.runtime.start()
         yield
+        await whip.close()  # peer connections first: their ends are recorded while the runtime still runs
+        await context.runtime.stop()
         await context.db.close()
 
-    return Starlette(
-        routes=[Route("/{path:path}", control.endpoint, methods=CONTROL_METHODS)],
-        lifespan=lifespan,
-    )
+    # The control API's catch-all comes last: every data-plane path must be matched before it.
+    routes: list[BaseRoute] = [
+        *events.routes(),
+        *whip.routes(),
+        Route("/{path:path}", control.endpoint, methods=CONTROL_METHODS),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def banner(settings: Settings, port: int, dev_mode: bool) -> str:
@@ -69,6 +87,7 @@ def banner(settings: Settings, port: int, dev_mode: bool) -> str:
             f"  data:     {settings.data_dir.resolve()}",
             f"  database: {database}",
             f"  auth:     {auth}",
+            f"  media:    ICE advertises {settings.ice_addresses or 'every non-loopback address of this machine'}",
             "  point boto3 at it:",
             f'    boto3.client("ivs-realtime", endpoint_url="{url}", region_name="{settings.region}")',
             f"  or the AWS CLI: aws ivs-realtime list-stages --endpoint-url {url} --region {settings.region}",
@@ -102,6 +121,7 @@ async def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        ws_max_size=MAX_MESSAGE_BYTES,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

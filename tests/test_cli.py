@@ -117,3 +117,9 @@ def test_listening_socket_lets_asyncio_disable_nagle():
         assert sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+def test_bad_ice_address_is_explained(tmp_path):
+    result = _serve("--port", "0", "--data-dir", str(tmp_path), "--ice-addresses", "127.0.0.1,not-an-ip")
+    assert result.returncode == 2
+    assert "ice_addresses must be comma-separated IP addresses" in result.stderr

@@ -1,4 +1,4 @@
-"""What every control-plane handler may use: settings, the database, the token issuer, storage."""
+"""What every control-plane handler may use: settings, the database, the token issuer, storage, the stage runtime."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from openstage import ids
 from openstage.config import Settings
+from openstage.stage import StageRuntime
 from openstage.storage.local import LocalStorage
 from openstage.store.db import Database
 from openstage.tokens.keys import TokenIssuer
@@ -34,6 +35,7 @@ class Context:
     db: Database
     tokens: TokenIssuer
     storage: LocalStorage
+    runtime: StageRuntime  # the live stages: DisconnectParticipant and DeleteStage act through it
 
     def arn(self, kind: str, resource_id: str) -> str:
         return ids.arn(self.settings.region, self.settings.account_id, kind, resource_id)

@@ -14,8 +14,6 @@ HANDLERS: dict[str, Handler] = {}
 # Operations of the model that answer NotImplementedException until their feature lands,
 # each naming the feature so a user knows what to wait for.
 PENDING: dict[str, str] = {
-    "DisconnectParticipant": "the media plane (participants joining stages over WHIP and the events WebSocket)",
-    "RevokeConnectionToken": "the media plane (participants joining stages over WHIP and the events WebSocket)",
     "StartComposition": "server-side composition",
     "StopComposition": "server-side composition",
     "StartParticipantReplication": "participant replication between stages",

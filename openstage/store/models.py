@@ -89,6 +89,24 @@ class ParticipantEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class DisconnectedParticipant(Base):
+    """A participant id DisconnectParticipant refused for good on one stage: its token can no longer join (docs 2.5)."""
+
+    __tablename__ = "disconnected_participants"
+    stage_arn: Mapped[str] = mapped_column(String(256), ForeignKey("stages.arn", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(128), default="")
+    disconnected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedConnectionToken(Base):
+    """A connection-token id (its ``jti``, docs 1.4) RevokeConnectionToken refused for good."""
+
+    __tablename__ = "revoked_connection_tokens"
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PublicKey(Base):
     __tablename__ = "public_keys"
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -101,8 +101,6 @@ STAGE = "arn:aws:ivs:us-east-1:123456789012:stage/AbCdEf123456"
 @pytest.mark.parametrize(
     "operation, method, arguments",
     [
-        ("DisconnectParticipant", "disconnect_participant", {"stageArn": STAGE, "participantId": "p"}),
-        ("RevokeConnectionToken", "revoke_connection_token", {"tokenId": "t"}),
         (
             "StartComposition",
             "start_composition",
@@ -139,8 +137,6 @@ def test_pending_operations_answer_not_implemented_naming_the_feature(ivs, opera
 
 def test_every_pending_operation_is_tested():
     tested = {
-        "DisconnectParticipant",
-        "RevokeConnectionToken",
         "StartComposition",
         "StopComposition",
         "StartParticipantReplication",

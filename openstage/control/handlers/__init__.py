@@ -4,6 +4,7 @@ from openstage.control.handlers import (  # noqa: F401
     compositions,
     encoder_configurations,
     ingest_configurations,
+    participants,
     public_keys,
     sessions,
     stages,

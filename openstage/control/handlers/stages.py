@@ -133,7 +133,8 @@ async def update_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DeleteStage")
 async def delete_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    async with ctx.db.write() as session:
+    """Deletes the stage, then disconnects everyone on it with STAGE_DELETED (model DeleteStage)."""
+    async with ctx.runtime.deleting_stage(params["arn"]), ctx.db.write() as session:
         stage = await get_or_404(session, Stage, params["arn"], "Stage")
         # An encoder publishing into this stage loses its target (docs 2.1, model DeleteStage).
         await session.execute(

@@ -1,0 +1,240 @@
+"""The durable record of stages: sessions, participants and participant events (docs 3).
+
+Every change is its own transaction, written as it happens, so a crash loses at most the
+change in flight; :meth:`StageRecords.close_abandoned_sessions` settles what a crash left open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openstage import ids
+from openstage.stage.client import ClientInfo
+from openstage.stage.errors import JoinRefused
+from openstage.store.db import Database
+from openstage.store.models import (
+    DisconnectedParticipant,
+    Participant,
+    ParticipantEvent,
+    Stage,
+    StageSession,
+    utcnow,
+)
+from openstage.tokens import ParticipantClaims
+
+# (name, optional Event members: remoteParticipantId, errorCode)
+Event = tuple[str, dict[str, Any]]
+
+# Both the events WebSocket and the SDKs' media signalling are WHIP participants (docs 3.2).
+PROTOCOL = "WHIP"
+
+_MEDIA_EVENTS = ("PUBLISH_STARTED", "PUBLISH_STOPPED", "SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED")
+
+
+def event(name: str, remote_participant_id: str | None = None, error_code: str | None = None) -> Event:
+    details: dict[str, Any] = {}
+    if remote_participant_id is not None:
+        details["remoteParticipantId"] = remote_participant_id
+    if error_code is not None:
+        details["errorCode"] = error_code
+    return name, details
+
+
+class StageRecords:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def refusal(self, stage_arn: str, participant_id: str) -> JoinRefused | None:
+        async with self.db.read() as session:
+            return await _refusal(session, stage_arn, participant_id)
+
+    async def join(self, stage_arn: str, session_id: str | None, claims: ParticipantClaims, client: ClientInfo) -> str:
+        """Writes JOINED (starting a session when ``session_id`` is None) and returns the session id.
+
+        The refusal check runs again inside the transaction: a DisconnectParticipant or
+        DeleteStage may have landed since the token was authorized.
+        """
+        now = utcnow()
+        participant_id = claims.participant_id
+        async with self.db.write() as session:
+            refused = await _refusal(session, stage_arn, participant_id)
+            if refused is not None:
+                raise refused
+            if session_id is None:
+                session_id = ids.session_id()
+                session.add(StageSession(session_id=session_id, stage_arn=stage_arn, start_time=now))
+                await session.flush()
+            fields = client.participant_fields()
+            details = {"attributes": claims.attributes, "protocol": PROTOCOL, **fields}
+            row = await _participant(session, session_id, participant_id)
+            if row is None:
+                session.add(
+                    Participant(
+                        stage_arn=stage_arn,
+                        session_id=session_id,
+                        participant_id=participant_id,
+                        user_id=claims.user_id,
+                        state="CONNECTED",
+                        first_join_time=now,
+                        details=details,
+                    )
+                )
+            else:  # back in the same session: firstJoinTime, published and what the client said before stay
+                row.state = "CONNECTED"
+                row.user_id = claims.user_id
+                told = {name: value for name, value in fields.items() if value}
+                row.details = {**row.details, "attributes": claims.attributes, **told}
+            await _add_events(session, stage_arn, session_id, participant_id, [event("JOINED")], now)
+        return session_id
+
+    async def record(
+        self,
+        stage_arn: str,
+        session_id: str,
+        participant_id: str,
+        events: Sequence[Event],
+        *,
+        state: str | None = None,
+        published: bool = False,
+        client: ClientInfo | None = None,
+    ) -> None:
+        """Writes ``events`` and updates the participant's row, if it has one (error events may come first).
+
+        ``client`` fills only the client fields still empty: the WHIP request of an SDK that
+        joined over the events WebSocket adds what the WebSocket could not say (sdkVersion).
+        """
+        async with self.db.write() as session:
+            row = await _participant(session, session_id, participant_id)
+            if row is not None:
+                if state is not None:
+                    row.state = state
+                if published:
+                    row.published = True
+                if client is not None:
+                    known = row.details
+                    fresh = {k: v for k, v in client.participant_fields().items() if v and not known.get(k)}
+                    if fresh:
+                        row.details = {**known, **fresh}
+            await _add_events(session, stage_arn, session_id, participant_id, events, utcnow())
+
+    async def refuse(self, stage_arn: str, participant_id: str, reason: str) -> None:
+        """Refuses ``participant_id`` on the stage for good (DisconnectParticipant)."""
+        async with self.db.write() as session:
+            await session.merge(
+                DisconnectedParticipant(
+                    stage_arn=stage_arn, participant_id=participant_id, reason=reason, disconnected_at=utcnow()
+                )
+            )
+
+    async def end_session(self, session_id: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(StageSession).where(StageSession.session_id == session_id).values(end_time=utcnow())
+            )
+
+    async def close_abandoned_sessions(self) -> int:
+        """Ends every open session, and lets whoever was still connected leave, with its open media stopped.
+
+        Run at start-up (a crash left them open) and at shutdown (nobody is connected any more).
+        Assumes one node: sessions live on the node their stage lives on, and there is one.
+        """
+        now = utcnow()
+        async with self.db.write() as session:
+            open_ids = list(
+                await session.scalars(select(StageSession.session_id).where(StageSession.end_time.is_(None)))
+            )
+            if not open_ids:
+                return 0
+            media = await _open_media(session, open_ids)
+            connected = await session.scalars(
+                select(Participant)
+                .where(Participant.session_id.in_(open_ids), Participant.state == "CONNECTED")
+                .order_by(Participant.pk)
+            )
+            for row in connected.all():
+                row.state = "DISCONNECTED"
+                events = media.get((row.session_id, row.participant_id), [])
+                await _add_events(
+                    session, row.stage_arn, row.session_id, row.participant_id, [*events, event("LEFT")], now
+                )
+            await session.execute(
+                update(StageSession).where(StageSession.session_id.in_(open_ids)).values(end_time=now)
+            )
+        return len(open_ids)
+
+
+async def _refusal(session: AsyncSession, stage_arn: str, participant_id: str) -> JoinRefused | None:
+    if await session.scalar(select(Stage.pk).where(Stage.arn == stage_arn)) is None:
+        return JoinRefused("STAGE_DELETED", f"stage {stage_arn} does not exist (any more)")
+    kicked = await session.scalar(
+        select(DisconnectedParticipant.participant_id).where(
+            DisconnectedParticipant.stage_arn == stage_arn, DisconnectedParticipant.participant_id == participant_id
+        )
+    )
+    if kicked is not None:
+        return JoinRefused("PARTICIPANT_DISCONNECTED", f"participant {participant_id} was disconnected from this stage")
+    return None
+
+
+async def _participant(session: AsyncSession, session_id: str, participant_id: str) -> Participant | None:
+    return await session.scalar(
+        select(Participant).where(Participant.session_id == session_id, Participant.participant_id == participant_id)
+    )
+
+
+async def _add_events(
+    session: AsyncSession,
+    stage_arn: str,
+    session_id: str,
+    participant_id: str,
+    events: Sequence[Event],
+    at: datetime,
+) -> None:
+    for name, details in events:
+        session.add(
+            ParticipantEvent(
+                stage_arn=stage_arn,
+                session_id=session_id,
+                participant_id=participant_id,
+                name=name,
+                event_time=at,
+                details=details,
+            )
+        )
+        await session.flush()  # one at a time: ListParticipantEvents orders by pk
+
+
+async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tuple[str, str], list[Event]]:
+    """The STOPPED events that would balance each participant's media events: what it still had open."""
+    rows = await session.execute(
+        select(
+            ParticipantEvent.session_id,
+            ParticipantEvent.participant_id,
+            ParticipantEvent.name,
+            ParticipantEvent.details,
+        )
+        .where(ParticipantEvent.session_id.in_(session_ids), ParticipantEvent.name.in_(_MEDIA_EVENTS))
+        .order_by(ParticipantEvent.pk)
+    )
+    publishing: dict[tuple[str, str], bool] = {}
+    subscribed: dict[tuple[str, str], dict[str, None]] = {}  # an ordered set of publisher ids
+    for session_id, participant_id, name, details in rows:
+        key = (session_id, participant_id)
+        remote = details.get("remoteParticipantId", "")
+        if name in ("PUBLISH_STARTED", "PUBLISH_STOPPED"):
+            publishing[key] = name == "PUBLISH_STARTED"
+        elif name == "SUBSCRIBE_STARTED":
+            subscribed.setdefault(key, {})[remote] = None
+        else:
+            subscribed.get(key, {}).pop(remote, None)
+    open_media: dict[tuple[str, str], list[Event]] = {}
+    for key in publishing.keys() | subscribed.keys():
+        stops = [event("PUBLISH_STOPPED")] if publishing.get(key) else []
+        stops += [event("SUBSCRIBE_STOPPED", remote) for remote in subscribed.get(key, {})]
+        open_media[key] = stops
+    return open_media

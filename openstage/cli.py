@@ -42,13 +42,31 @@ def _serve_parser(sub: Any) -> None:
     )
 
 
+def _participant_parser(sub: Any) -> None:
+    p = sub.add_parser("participant", help="join a stage with a participant token: publish media or watch others")
+    actions = p.add_subparsers(dest="action", required=True)
+    publish = actions.add_parser("publish", help="publish a media file or a test pattern with a tone")
+    watch = actions.add_parser("watch", help="subscribe to every publisher and print what arrives")
+    for action in (publish, watch):
+        action.add_argument("--token", required=True, help="participant token (CreateParticipantToken)")
+        action.add_argument("--seconds", type=float, help="leave after this many seconds (default: run until Ctrl-C)")
+        action.add_argument("--ice-addresses", help="comma-separated local IPs for WebRTC (default: all but loopback)")
+    publish.add_argument("--file", help="media file to publish, played once (default: colour bars and a 440 Hz tone)")
+    publish.add_argument("--video-codec", choices=["H264", "VP8"], help="offer only this video codec")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openstage", description="Amazon IVS Real-Time, self-hosted.")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _participant_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "participant":
+        from openstage.client.participant_cli import run  # the media stack loads only for this command
+
+        return run(args)
     return 2
 
 

@@ -1,7 +1,9 @@
-"""Python clients of openstage (and of Amazon IVS Real-Time): the typed, async control API client.
+"""Python clients of openstage (and of Amazon IVS Real-Time): the typed, async control API client
+and the participant SDK.
 
 ``IvsRealTimeClient`` and its errors are here; request and response shapes and enums are in
-``openstage.client.api``.
+``openstage.client.api``. ``Participant`` joins a stage with a participant token, publishes and
+subscribes (``openstage.client.participant``); ``openstage.client.pattern`` has test media.
 """
 
 from openstage.client.api import (
@@ -16,6 +18,17 @@ from openstage.client.api import (
 )
 from openstage.client.config import ClientConfig, StaticCredentials
 from openstage.client.errors import ClientClosedError, IvsRealTimeError
+from openstage.client.participant import (
+    JoinError,
+    Participant,
+    ParticipantError,
+    Publication,
+    RemoteParticipant,
+    StageLeft,
+    Subscription,
+    TokenClaims,
+)
+from openstage.client.whip_http import WhipError
 
 __all__ = [
     "AccessDeniedException",
@@ -25,9 +38,18 @@ __all__ = [
     "InternalServerException",
     "IvsRealTimeClient",
     "IvsRealTimeError",
+    "JoinError",
+    "Participant",
+    "ParticipantError",
     "PendingVerification",
+    "Publication",
+    "RemoteParticipant",
     "ResourceNotFoundException",
     "ServiceQuotaExceededException",
+    "StageLeft",
     "StaticCredentials",
+    "Subscription",
+    "TokenClaims",
     "ValidationException",
+    "WhipError",
 ]

@@ -81,6 +81,17 @@ class Settings:
             raise ConfigError(f"ice_addresses must be comma-separated IP addresses: {exc}") from None
 
     @property
+    def udp_port_range(self) -> tuple[int, int]:
+        """(udp_port_min, udp_port_max), (0, 0) for any port; raises ConfigError on a half-set or out-of-range pair."""
+        low, high = self.udp_port_min, self.udp_port_max
+        if (low, high) != (0, 0) and not 1024 <= low <= high <= 65535:
+            raise ConfigError(
+                "udp_port_min and udp_port_max must be set together with 1024 <= udp_port_min <= udp_port_max "
+                f"<= 65535 (or both 0 for any port), got {low} and {high}"
+            )
+        return low, high
+
+    @property
     def is_loopback(self) -> bool:
         if self.host == "localhost":
             return True
@@ -111,6 +122,7 @@ class Settings:
             if value < 0:
                 raise ConfigError(f"quota {name} must be >= 0, got {value}")
         self.ice_address_list  # noqa: B018  (validates)
+        self.udp_port_range  # noqa: B018  (validates)
         if not self.credentials() and not self.is_loopback:
             raise ConfigError(
                 f"refusing to listen on {self.host} without credentials: anyone who can reach it could "

@@ -6,8 +6,6 @@ the aiortc implementation from settings.
 
 from __future__ import annotations
 
-import logging
-
 from openstage.config import Settings
 from openstage.sfu.aiortc_engine import AiortcEngine
 from openstage.sfu.engine import (
@@ -34,8 +32,4 @@ __all__ = [
 
 
 def create_engine(settings: Settings) -> AiortcEngine:
-    if settings.udp_port_min or settings.udp_port_max:
-        logging.getLogger("openstage.sfu").warning(
-            "udp_port_min/udp_port_max are not honoured yet: aioice binds any free UDP port"
-        )
-    return AiortcEngine(settings.ice_address_list)
+    return AiortcEngine(settings.ice_address_list, udp_ports=settings.udp_port_range)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from openstage.sfu.engine import PublisherNotFound
-from openstage.sfu.peer import PeerSession, configure_ice
+from openstage.sfu.peer import PeerSession, configure_ice, configure_ports
 from openstage.sfu.publisher import AiortcPublication, open_publication
 from openstage.sfu.subscriber import AiortcSubscription, open_subscription
 
@@ -23,8 +23,14 @@ CONNECT_TIMEOUT = 15.0
 
 
 class AiortcEngine:
-    def __init__(self, ice_addresses: Sequence[str] = (), connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        ice_addresses: Sequence[str] = (),
+        connect_timeout: float = CONNECT_TIMEOUT,
+        udp_ports: tuple[int, int] = (0, 0),
+    ) -> None:
         configure_ice(ice_addresses)
+        configure_ports(*udp_ports)
         self.connect_timeout = connect_timeout
         self.publications: dict[tuple[str, str], AiortcPublication] = {}
         # (stage, subscriber, publisher) -> subscription

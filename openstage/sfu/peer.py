@@ -3,23 +3,30 @@
 aioice never gathers 127.0.0.1 and has no setting for the host addresses it binds
 (media-stack.md gotcha 1), so ``configure_ice`` replaces its lookup process-wide; every peer
 connection in the process, test peers included, then binds only those addresses. aioice 0.13
-binds port 0 and has no port-range option, so ``udp_port_min``/``udp_port_max`` are not honoured.
+also binds every host candidate to port 0 and has no port-range option, so ``configure_ports``
+gives its module a stand-in ``asyncio`` whose loop binds those sockets inside the range instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
+import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 log = logging.getLogger("openstage.sfu")
 
+_Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
+
 _default_host_addresses = aioice.ice.get_host_addresses
+_real_asyncio = aioice.ice.asyncio
 
 
 def configure_ice(addresses: Sequence[str]) -> None:
@@ -33,6 +40,65 @@ def configure_ice(addresses: Sequence[str]) -> None:
         return [str(a) for a in chosen if (use_ipv4 if a.version == 4 else use_ipv6)]
 
     aioice.ice.get_host_addresses = host_addresses
+
+
+def configure_ports(port_min: int, port_max: int) -> None:
+    """Makes ICE host candidates bind a free UDP port in [port_min, port_max] (0, 0: any port, aioice's default).
+
+    A range with every port taken leaves that address without a candidate: aioice catches the
+    bind error, so the failure is logged here as a warning rather than raised to the caller.
+    """
+    if (port_min, port_max) == (0, 0):
+        aioice.ice.asyncio = _real_asyncio
+        return
+    if not 1 <= port_min <= port_max <= 65535:
+        raise ValueError(f"invalid UDP port range {port_min}-{port_max}")
+    aioice.ice.asyncio = _AsyncioInPortRange(port_min, port_max)  # type: ignore[assignment]
+
+
+class _AsyncioInPortRange:
+    """The ``asyncio`` module as aioice.ice sees it: the real one, but its running loop binds within a range."""
+
+    def __init__(self, port_min: int, port_max: int) -> None:
+        self.port_min = port_min
+        self.port_max = port_max
+
+    def get_running_loop(self) -> _LoopInPortRange:
+        return _LoopInPortRange(_real_asyncio.get_running_loop(), self.port_min, self.port_max)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_real_asyncio, name)
+
+
+class _LoopInPortRange:
+    """A running loop whose ``create_datagram_endpoint`` turns a port-0 bind into one within the range."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, port_min: int, port_max: int) -> None:
+        self._loop = loop
+        self._port_min = port_min
+        self._port_max = port_max
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    async def create_datagram_endpoint(
+        self, protocol_factory: Callable[[], _Protocol], local_addr: tuple[str, int] | None = None, **kwargs: Any
+    ) -> tuple[asyncio.DatagramTransport, _Protocol]:
+        if local_addr is None or local_addr[1] != 0:
+            return await self._loop.create_datagram_endpoint(protocol_factory, local_addr=local_addr, **kwargs)
+        host = local_addr[0]
+        count = self._port_max - self._port_min + 1
+        start = random.randrange(count)  # spreads concurrent peers over the range instead of racing for its start
+        for step in range(count):
+            port = self._port_min + (start + step) % count
+            try:
+                return await self._loop.create_datagram_endpoint(protocol_factory, local_addr=(host, port), **kwargs)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        message = f"no free UDP port on {host} in {self._port_min}-{self._port_max} (udp_port_min/udp_port_max)"
+        log.warning("ICE gathers no host candidate: %s", message)
+        raise OSError(errno.EADDRINUSE, message)
 
 
 def new_peer_connection() -> RTCPeerConnection:

@@ -21,7 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from openstage.tokens import jws
 from tests.server import Server
-from tests.sfu.peers import Subscriber, answer_codecs, candidate_hosts, publisher, run, wait_until
+from tests.sfu.peers import (
+    Subscriber,
+    answer_codecs,
+    candidate_hosts,
+    candidate_ports,
+    free_udp_ports,
+    publisher,
+    run,
+    wait_until,
+)
 
 SDP = "application/sdp"
 DELETE_REL = "urn:ietf:params:whip:ivs-stages:session-delete"
@@ -335,3 +344,28 @@ def test_the_thirteenth_publisher_gets_2005(server, ivs, stage):
 
     run(scenario())
     wait_for_event(ivs, stage, tokens[12]["participantId"], ("PUBLISH_ERROR", None, "QUOTA_EXCEEDED"))
+
+
+def test_the_servers_candidates_use_the_udp_port_range(make_server: Callable[..., Server]):
+    first = free_udp_ports(10)
+    ranged = make_server(
+        args=["--ice-addresses", "127.0.0.1", "--udp-port-min", str(first), "--udp-port-max", str(first + 9)]
+    )
+    ivs = ranged.client()
+    stage = ivs.create_stage(name="ports")["stage"]
+    alice = token(ivs, stage, "PUBLISH")
+
+    async def scenario() -> None:
+        pc, offer = await publisher(["video/H264"])
+        try:
+            url = f"{stage['endpoints']['whip']}/publish/{alice['participantId']}"
+            status, _, answer = await arequest("POST", url, offer, alice["token"])
+            assert status == 201, answer
+            ports = candidate_ports(answer)
+            assert ports and all(first <= port <= first + 9 for port in ports), ports
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            await wait_until(lambda: pc.connectionState == "connected", what="the publisher to connect")
+        finally:
+            await pc.close()
+
+    run(scenario())

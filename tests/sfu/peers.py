@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
+import random
+import socket
 import time
 from array import array
 from collections.abc import Callable, Coroutine
@@ -35,6 +37,30 @@ TONE_HZ = 440
 
 
 configure_ice(["127.0.0.1"])
+
+
+def free_udp_ports(count: int) -> int:
+    """The first of ``count`` consecutive UDP ports free on 127.0.0.1, below Linux's ephemeral range
+    so that peers binding any port (port 0) do not take them meanwhile."""
+    for _ in range(100):
+        first = random.randrange(10000, 32000 - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                sockets.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                sockets[-1].bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return first
+    raise AssertionError(f"no {count} consecutive free UDP ports")
+
+
+def candidate_ports(sdp: str) -> list[int]:
+    """The ports of every ICE candidate in a description."""
+    return [c.port for m in SessionDescription.parse(sdp).media for c in m.ice_candidates]
 
 
 def run(scenario: Coroutine[Any, Any, None], timeout: float = 30.0) -> None:

@@ -3,7 +3,8 @@
 The names: ``aiortc.rtcrtpreceiver.decoder_worker``, ``RemoteStreamTrack._queue`` and
 ``RTCRtpReceiver.__jitter_buffer`` (passthrough.py); ``JitterBuffer._remove_frame``, ``._packets``,
 ``._origin``, ``._is_video`` and ``RtpPacket._data`` (jitter.py); ``RTCRtpReceiver._send_rtcp_pli``
-(publisher.py); ``RTCRtpSender._send_keyframe`` (subscriber.py); ``aioice.ice.get_host_addresses`` (peer.py).
+(publisher.py); ``RTCRtpSender._send_keyframe`` (subscriber.py); ``aioice.ice.get_host_addresses`` and
+``aioice.ice.asyncio`` (peer.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 
 from openstage.sfu import peer
 from openstage.sfu.peer import new_peer_connection
-from tests.sfu.peers import publisher, run, wait_until
+from tests.sfu.peers import free_udp_ports, publisher, run, wait_until
 
 
 def test_aiortc_is_the_pinned_minor_version():
@@ -145,3 +146,33 @@ def test_get_host_addresses_decides_what_aioice_binds():
         assert aioice.ice.get_host_addresses is peer._default_host_addresses
     finally:
         peer.configure_ice(["127.0.0.1"])
+
+
+def test_host_candidates_bind_port_0_through_the_ice_modules_asyncio():
+    """configure_ports swaps ``aioice.ice.asyncio``; it works while aioice binds via that module's running loop."""
+    assert aioice.ice.asyncio is asyncio and peer._real_asyncio is asyncio
+    names = aioice.ice.Connection.get_component_candidates.__code__.co_names
+    assert {"asyncio", "get_running_loop", "create_datagram_endpoint"} <= set(names)
+    binds: list[object] = []
+    real_bind = peer._LoopInPortRange.create_datagram_endpoint
+
+    async def recording(self: peer._LoopInPortRange, *args: object, local_addr: object = None, **kwargs: object):
+        binds.append(local_addr)
+        return await real_bind(self, *args, local_addr=local_addr, **kwargs)
+
+    async def scenario() -> None:
+        connection = aioice.ice.Connection(ice_controlling=True)
+        await connection.gather_candidates()
+        assert [(c.host, c.port) for c in connection.local_candidates] == [("127.0.0.1", port)]
+        await connection.close()
+
+    port = free_udp_ports(1)
+    peer._LoopInPortRange.create_datagram_endpoint = recording
+    peer.configure_ports(port, port)
+    try:
+        run(scenario())
+    finally:
+        peer.configure_ports(0, 0)
+        peer._LoopInPortRange.create_datagram_endpoint = real_bind
+    assert binds == [("127.0.0.1", 0)], "aioice asks for any port; the stand-in loop picks one in the range"
+    assert aioice.ice.asyncio is asyncio

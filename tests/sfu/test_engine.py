@@ -258,3 +258,35 @@ def test_a_subscriber_asking_for_audio_from_a_video_only_publisher_gets_video():
         assert client.pc.connectionState == "connected"
 
     engine_scenario(scenario)
+
+
+def test_a_subscribers_nack_is_answered_with_the_lost_packet():
+    """A packet lost on the way to a subscriber comes back after its NACK (as RTX or as itself)."""
+
+    async def scenario(stage: EngineStage) -> None:
+        await publishing(stage, "alice", ["video/VP8"], audio=False)
+        _, client = await stage.subscribe("viewer", "alice", kinds=("video",))
+        await client.video.wait_frames(10)
+        receiver = client.pc.getReceivers()[0]
+        media_ssrc = receiver.getSynchronizationSources()[0].source
+        deliver = receiver._handle_rtp_packet
+        dropped: list[int] = []  # sequence number of the media packet withheld
+        recovered: list[str] = []
+
+        async def lossy(packet, arrival_time_ms):  # type: ignore[no-untyped-def]
+            if not dropped and packet.ssrc == media_ssrc:
+                dropped.append(packet.sequence_number)
+                return
+            if dropped and not recovered:
+                if packet.ssrc == media_ssrc and packet.sequence_number == dropped[0]:
+                    recovered.append("as itself")
+                elif packet.ssrc != media_ssrc and packet.payload[:2] == dropped[0].to_bytes(2, "big"):
+                    recovered.append("as RTX")
+            await deliver(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = lossy
+        await wait_until(lambda: bool(recovered), timeout=5.0, what="the retransmitted packet")
+        frames = client.video.frames
+        await client.video.wait_frames(frames + 10)
+
+    engine_scenario(scenario)

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -84,6 +85,7 @@ class Server:
     process: subprocess.Popen[str] | None = None
     url: str = ""
     output: list[str] = field(default_factory=list)
+    _reader: threading.Thread = field(init=False, repr=False)
 
     def start(self, port: int = 0) -> Server:
         command = [
@@ -115,9 +117,16 @@ class Server:
             if found:
                 self.url = found.group(1)
             if self.url and "or the AWS CLI" in line:  # the banner's last line
+                self._drain()
                 return self
         self.process.kill()
         raise RuntimeError("openstage serve did not start:\n" + "".join(self.output))
+
+    def _drain(self) -> None:
+        """Keeps reading the server's output: a full pipe would block its logging and hang the server."""
+        assert self.process is not None and self.process.stdout is not None
+        self._reader = threading.Thread(target=self.output.extend, args=(self.process.stdout,), daemon=True)
+        self._reader.start()
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -127,8 +136,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             code = self.process.wait()
-        rest = self.process.stdout.read() if self.process.stdout else ""
-        self.output.append(rest)
+        self._reader.join(timeout=10)
         return code
 
     @property

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +17,7 @@ from openstage.control import handlers  # noqa: F401  (registers every handler)
 from openstage.control.context import Context
 from openstage.control.errors import (
     SECURITY_HEADERS,
+    AccessDeniedException,
     ApiError,
     InternalServerException,
     NotImplementedYet,
@@ -75,11 +78,35 @@ class ControlPlane:
         )
         return response
 
+    def _check_dev_host(self, host_header: str) -> None:
+        """Development mode trusts any signature, so only requests addressed to this machine count.
+
+        Without this, a web page whose name is re-bound to 127.0.0.1 (DNS rebinding) could drive the
+        API from a developer's browser with a made-up signature.
+        """
+        host = urlsplit(f"//{host_header}").hostname or ""
+        allowed = {
+            "localhost",
+            urlsplit(self.context.settings.resolved_public_url).hostname,
+            self.context.settings.host,
+        }
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not (loopback or host in allowed):
+            raise AccessDeniedException(
+                f"Host '{host_header}' is not this server: without credentials openstage accepts only requests "
+                "addressed to a loopback address or its public URL."
+            )
+
     async def _handle(self, request: Request, request_id: str) -> Response:
         body = await _read_body(request)
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
         headers = {k.lower(): v for k, v in request.headers.items()}
+        if self.verifier.dev_mode:
+            self._check_dev_host(headers.get("host", ""))
         self.verifier.verify(SignedRequest(request.method, raw_path, raw_query, headers, body))
         route, path_params, path_known = find_route(request.method, raw_path)
         if route is None:

@@ -23,6 +23,7 @@ DEFAULT_MAX_RESULTS: dict[str, int] = {
     "ListStorageConfigurations": 100,
 }
 DEFAULT = 50
+MAX_PK = 2**63 - 1  # the largest key a BIGINT (PostgreSQL) or INTEGER (SQLite) column holds
 
 T = TypeVar("T")
 
@@ -43,7 +44,9 @@ def decode_token(operation: str, filters: dict[str, Any], token: str | None) -> 
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         after, digest = int(data["a"]), str(data["f"])
-    except (ValueError, KeyError, TypeError):
+        if not 0 <= after <= MAX_PK:  # the digest has no secret: anyone can forge a token, so bound what it holds
+            raise ValueError(after)
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise ValidationException("The nextToken is invalid: it was not issued by this API.") from None
     if digest != _digest(operation, filters):
         raise ValidationException(

@@ -74,7 +74,9 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def expected_signature(request: SignedRequest, secret: str, amz_date: str, scope: str, signed: list[str]) -> str:
-    payload_hash = request.headers.get("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+    # Always the hash of the body received: a client's x-amz-content-sha256 only claims one, and
+    # trusting it would let a captured request carry another body (verify() rejects a mismatch).
+    payload_hash = hashlib.sha256(request.body).hexdigest()
     canonical = "\n".join(
         [
             request.method,
@@ -154,6 +156,12 @@ class SigV4Verifier:
             raise InvalidSignatureException(
                 f"Credential should be scoped to a valid region, not '{region}'. "
                 f"This openstage serves region '{self.region}'."
+            )
+        claimed_hash = request.headers.get("x-amz-content-sha256")
+        if claimed_hash is not None and claimed_hash.lower() != hashlib.sha256(request.body).hexdigest():
+            raise InvalidSignatureException(
+                "The x-amz-content-sha256 header does not match the SHA-256 of the request body "
+                "(UNSIGNED-PAYLOAD is not accepted by this service)."
             )
         scope = "/".join(credential[:4] + ["aws4_request"])[len(access_key) + 1 :]
         want = expected_signature(request, secret, amz_date, scope, signed)

@@ -72,6 +72,9 @@ class _Collector:
             self.fail(value, path, "Member must be a string")
             return
         self._check_size(shape, len(value), value, path, "length")
+        if "\x00" in value:  # PostgreSQL cannot store it in text; one answer on every backend
+            self.fail(value, path, "Member must not contain the NUL character (U+0000)")
+            return
         if shape.enum and value not in shape.enum:
             self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = shape_pattern(shape)

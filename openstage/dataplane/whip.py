@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from openstage.tokens import ParticipantClaims
 log = logging.getLogger("openstage.whip")
 
 SDP = "application/sdp"
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_OFFER_BYTES = 64 * 1024
 SESSION_DELETE_REL = "urn:ietf:params:whip:ivs-stages:session-delete"
 # The request headers the web SDK sends (docs 2.4); a preflight must allow them or the browser blocks the POST.
@@ -123,6 +125,8 @@ class WhipEndpoints:
         remote_id = request.path_params["remote_id"]
         try:
             claims = await self._authorize(request)
+            if PARTICIPANT_ID.fullmatch(remote_id) is None:  # nothing worth recording as an event
+                raise WhipError(404, REMOTE_NOT_FOUND, "no participant has that id")
             offer = await read_offer(request)
             if not claims.can_subscribe:
                 await self.runtime.subscribe_failed(claims, remote_id, "INSUFFICIENT_CAPABILITIES")

@@ -23,6 +23,7 @@ from openstage.tokens.keys import SERVICE_TOKEN_VERSION, TokenIssuer
 
 SELF_SIGNED_VERSION = "1.0"
 MAX_LIFETIME = timedelta(days=14)
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # between a self-signing backend's clock and ours
 MAX_ATTRIBUTES_BYTES = 1024
 _PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -79,6 +80,9 @@ class TokenVerifier:
         now = now or datetime.now(UTC)
         if now >= parsed.expires_at:
             raise TokenError("TOKEN_EXPIRED", f"token expired at {parsed.expires_at.isoformat()}")
+        if parsed.issued_at > now + MAX_CLOCK_SKEW:
+            # Otherwise an iat years ahead would stretch the 14-day limit on exp - iat indefinitely.
+            raise TokenError("TOKEN_INVALID", f"token iat {parsed.issued_at.isoformat()} is in the future")
         return parsed
 
     async def _imported_key(self, kid: Any) -> ec.EllipticCurvePublicKey:
@@ -136,8 +140,8 @@ def _check_claims(claims: dict[str, Any], self_signed: bool, key_arn: str | None
     if exp - iat > MAX_LIFETIME.total_seconds():
         raise TokenError("TOKEN_INVALID", "exp may be at most 14 days after iat")
     user_id = claims.get("user_id", "")
-    if not isinstance(user_id, str) or len(user_id) > 128:
-        raise TokenError("TOKEN_INVALID", "user_id must be a string of at most 128 characters")
+    if not isinstance(user_id, str) or len(user_id) > 128 or "\x00" in user_id:
+        raise TokenError("TOKEN_INVALID", "user_id must be a string of at most 128 characters, without NUL")
     if self_signed and claims.get("attributes") is None:  # null counts as missing, as for every claim
         raise TokenError("TOKEN_INVALID", "token claim 'attributes' is missing")
     attributes = claims.get("attributes") or {}

@@ -149,3 +149,74 @@ def test_dev_mode_accepts_any_well_formed_signature(server):
     assert server.client("anything", "whatever", region="ap-south-1").list_stages()["stages"] is not None
     status, code, _ = _code(signed_request(server, "POST", "/ListStages", b"{}", sign=False))
     assert (status, code) == (403, "MissingAuthenticationTokenException")
+
+
+def _captured_create_stage(secured, body: bytes, content_sha256: str | None = None) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = {} if content_sha256 is None else {"X-Amz-Content-SHA256": content_sha256}
+    request = AWSRequest(method="POST", url=secured.url + "/CreateStage", data=body, headers=headers)
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ivs", "us-east-1").add_auth(request)
+    return {k: v for k, v in request.prepare().headers.items() if k.lower() != "content-length"}
+
+
+def _post(secured, headers: dict[str, str], body: bytes) -> tuple[int, str | None]:
+    import urllib.error
+    import urllib.request
+
+    forged = urllib.request.Request(secured.url + "/CreateStage", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(forged, timeout=10) as response:
+            return response.status, None
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["x-amzn-ErrorType"]
+
+
+def test_body_swapped_under_an_unsigned_content_hash_header_fails(secured):
+    """A captured request whose body is replaced, with x-amz-content-sha256 (not signed) naming the old body's hash."""
+    import hashlib
+
+    original = b'{"name":"captured"}'
+    headers = _captured_create_stage(secured, original)
+    headers["X-Amz-Content-SHA256"] = hashlib.sha256(original).hexdigest()
+    assert _post(secured, headers, b'{"name":"forged"}') == (403, "InvalidSignatureException")
+    names = [s["name"] for s in secured.client(ACCESS_KEY, SECRET_KEY).list_stages()["stages"]]
+    assert "forged" not in names
+
+
+def test_signed_content_hash_header_must_match_the_body(secured):
+    import hashlib
+
+    original = b'{"name":"captured2"}'
+    headers = _captured_create_stage(secured, original, hashlib.sha256(original).hexdigest())
+    assert _post(secured, headers, b'{"name":"forged2"}') == (403, "InvalidSignatureException")
+    headers = _captured_create_stage(secured, b'{"name":"unsigned"}', "UNSIGNED-PAYLOAD")
+    assert _post(secured, headers, b'{"name":"unsigned"}') == (403, "InvalidSignatureException")
+    headers = _captured_create_stage(secured, original, hashlib.sha256(original).hexdigest())
+    assert _post(secured, headers, original)[0] == 200
+
+
+def test_dev_mode_refuses_requests_addressed_to_another_host(server):
+    """DNS rebinding: a page on another name re-bound to 127.0.0.1 must not drive the dev-mode API."""
+    status, code, message = _code(
+        signed_request(server, "POST", "/ListStages", b"{}", headers={"Host": f"rebound.example:{server.port}"})
+    )
+    assert (status, code) == (403, "AccessDeniedException")
+    assert "rebound.example" in message
+    status, _, _ = signed_request(server, "POST", "/ListStages", b"{}", headers={"Host": f"localhost:{server.port}"})
+    assert status == 200
+
+
+def test_credentials_mode_does_not_care_about_the_host_name(secured):
+    status, _, _ = signed_request(
+        secured,
+        "POST",
+        "/ListStages",
+        b"{}",
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        headers={"Host": f"openstage.internal.example:{secured.port}"},
+    )
+    assert status == 200

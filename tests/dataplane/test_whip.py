@@ -185,6 +185,25 @@ def test_subscribing_to_someone_not_publishing_is_2004(ivs, stage):
     wait_for_event(ivs, stage, viewer["participantId"], ("SUBSCRIBE_ERROR", "nobodyHere12", "PUBLISHER_NOT_FOUND"))
 
 
+def test_a_remote_id_that_cannot_be_a_participant_is_2004_and_not_recorded(ivs, stage):
+    viewer = token(ivs, stage, "SUBSCRIBE")
+    whip = stage["endpoints"]["whip"]
+    status, _, body = request("POST", f"{whip}/subscribe/{'x' * 2000}", "v=0", viewer["token"])
+    assert status == 404 and error_of(body) == 2004
+    status, _, body = request("POST", f"{whip}/subscribe/nobodyHere34", "v=0", viewer["token"])
+    assert status == 404 and error_of(body) == 2004
+    wait_for_event(ivs, stage, viewer["participantId"], ("SUBSCRIBE_ERROR", "nobodyHere34", "PUBLISHER_NOT_FOUND"))
+    session = (
+        ivs.get_stage(arn=stage["arn"])["stage"].get("activeSessionId")
+        or ivs.list_stage_sessions(stageArn=stage["arn"])["stageSessions"][0]["sessionId"]
+    )
+    events = ivs.list_participant_events(
+        stageArn=stage["arn"], sessionId=session, participantId=viewer["participantId"]
+    )
+    remotes = [e.get("remoteParticipantId") for e in events["events"] if e["name"] == "SUBSCRIBE_ERROR"]
+    assert remotes == ["nobodyHere34"]
+
+
 def test_bad_tokens_are_refused(ivs, stage):
     url = f"{stage['endpoints']['whip']}/publish/someone"
     for bearer in (None, "not-a-jwt", token(ivs, stage, "PUBLISH")["token"][:-8] + "AAAAAAAA"):
@@ -367,5 +386,88 @@ def test_the_servers_candidates_use_the_udp_port_range(make_server: Callable[...
             await wait_until(lambda: pc.connectionState == "connected", what="the publisher to connect")
         finally:
             await pc.close()
+
+    run(scenario())
+
+
+def test_delete_stage_closes_every_peer_connection_on_it(ivs, stage):
+    whip = stage["endpoints"]["whip"]
+    alice, viewer = token(ivs, stage, "PUBLISH"), token(ivs, stage, "SUBSCRIBE")
+
+    async def scenario() -> None:
+        pc, offer = await publisher(["video/VP8"], audio=False)
+        client = Subscriber(kinds=("video",))
+        try:
+            _, _, answer = await arequest("POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"])
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            url = f"{whip}/subscribe/{alice['participantId']}"
+            status, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
+            assert status == 201, answer
+            await client.accept(answer)
+            await client.video.wait_frames(3)
+            await asyncio.to_thread(ivs.delete_stage, arn=stage["arn"])
+            await wait_until(lambda: pc.connectionState == "closed", timeout=2, what="the publisher's peer to close")
+            await wait_until(lambda: client.pc.connectionState == "closed", timeout=2, what="the subscriber's peer")
+            status, _, body = await arequest("POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"])
+            assert status == 403 and error_of(body) == 2003 and "STAGE_DELETED" in body
+        finally:
+            await asyncio.gather(pc.close(), client.close())
+
+    run(scenario())
+
+
+def test_a_disconnected_participants_token_can_no_longer_subscribe(ivs, stage):
+    whip = stage["endpoints"]["whip"]
+    alice, viewer = token(ivs, stage, "PUBLISH"), token(ivs, stage, "SUBSCRIBE")
+
+    async def scenario() -> None:
+        pc, offer = await publisher(["video/VP8"], audio=False)
+        client, again = Subscriber(kinds=("video",)), Subscriber(kinds=("video",))
+        try:
+            _, headers, answer = await arequest(
+                "POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"]
+            )
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            url = f"{whip}/subscribe/{alice['participantId']}"
+            _, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
+            await client.accept(answer)
+            await client.video.wait_frames(3)
+            await asyncio.to_thread(
+                ivs.disconnect_participant, stageArn=stage["arn"], participantId=viewer["participantId"]
+            )
+            await wait_until(lambda: client.pc.connectionState == "closed", timeout=2, what="the kicked viewer's peer")
+            assert pc.connectionState == "connected", "the publisher is not the one kicked"
+            status, _, body = await arequest("POST", url, await again.offer(), viewer["token"])
+            assert status == 403 and error_of(body) == 2003 and "PARTICIPANT_DISCONNECTED" in body
+            await arequest("DELETE", whip.rsplit("/whip", 1)[0] + headers["location"])
+        finally:
+            await asyncio.gather(pc.close(), client.close(), again.close())
+
+    run(scenario())
+
+
+def test_a_token_reaches_only_its_own_stages_publishers(ivs, stage):
+    other = ivs.create_stage(name="whip-other")["stage"]
+    alice, outsider = token(ivs, other, "PUBLISH"), token(ivs, stage, "PUBLISH", "SUBSCRIBE")
+
+    async def scenario() -> None:
+        pc, offer = await publisher(["video/VP8"], audio=False)
+        client = Subscriber(kinds=("video",))
+        try:
+            status, headers, answer = await arequest(
+                "POST", f"{other['endpoints']['whip']}/publish/{alice['participantId']}", offer, alice["token"]
+            )
+            assert status == 201, answer
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            # Same server, same /whip URL: the stage comes from the token, so alice is not found from the other stage.
+            url = f"{stage['endpoints']['whip']}/subscribe/{alice['participantId']}"
+            status, _, body = await arequest("POST", url, await client.offer(), outsider["token"])
+            assert status == 404 and error_of(body) == 2004
+            url = f"{stage['endpoints']['whip']}/publish/{alice['participantId']}"
+            status, _, body = await arequest("POST", url, offer, outsider["token"])
+            assert status == 403 and error_of(body) == 2003
+            await arequest("DELETE", other["endpoints"]["whip"].rsplit("/whip", 1)[0] + headers["location"])
+        finally:
+            await asyncio.gather(pc.close(), client.close())
 
     run(scenario())

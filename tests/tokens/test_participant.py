@@ -291,6 +291,7 @@ def test_self_signed_token_missing_a_mandatory_claim_is_invalid(stage, verifier,
         ("jti", "has space"),
         ("jti", "x" * 65),
         ("user_id", "u" * 129),
+        ("user_id", "nul\u0000"),  # PostgreSQL cannot store it: the join would fail with a database error
         ("resource", "arn:aws:ivs:us-east-1:123456789012:composition/AbCdEf123456"),
     ],
 )
@@ -313,6 +314,21 @@ def test_lifetime_over_fourteen_days_is_invalid(stage, verifier, imported):
     error = rejection(verifier, self_sign(key, arn, self_claims(stage, iat=now, exp=now + FOURTEEN_DAYS + 1)))
     assert error.code == "TOKEN_INVALID"
     assert "14 days" in error.message
+
+
+def test_an_iat_in_the_future_cannot_stretch_the_lifetime(stage, verifier, imported):
+    key, arn = imported
+    later = int(time.time()) + 10 * 365 * 86400
+    error = rejection(verifier, self_sign(key, arn, self_claims(stage, iat=later, exp=later + 86400)))
+    assert error.code == "TOKEN_INVALID"
+    assert "future" in error.message
+
+
+def test_a_little_clock_skew_is_tolerated(stage, verifier, imported):
+    key, arn = imported
+    soon = int(time.time()) + 60
+    claims = asyncio.run(verifier.verify(self_sign(key, arn, self_claims(stage, iat=soon, exp=soon + 3600))))
+    assert claims.self_signed
 
 
 def test_topic_not_matching_resource_is_invalid(stage, verifier, imported):

@@ -33,6 +33,10 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--udp-port-min", type=int, help="lowest UDP port for media (default: any)")
     p.add_argument("--udp-port-max", type=int, help="highest UDP port for media (default: any)")
     p.add_argument("--session-grace-seconds", type=int, help="empty time before a stage session ends (default 60)")
+    p.add_argument("--webhook", action="append", dest="webhooks", metavar="URL", help="POST events here (repeatable)")
+    p.add_argument("--webhook-secret", help="HMAC-SHA256 key that signs webhook deliveries (docs/events.md)")
+    p.add_argument("--webhook-retry-base-seconds", type=float, help="first retry delay, doubling (default 1)")
+    p.add_argument("--webhook-retry-budget-seconds", type=float, help="retry time before a dead letter (default 6 h)")
     p.add_argument(
         "--quota",
         action="append",
@@ -55,11 +59,22 @@ def _participant_parser(sub: Any) -> None:
     publish.add_argument("--video-codec", choices=["H264", "VP8"], help="offer only this video codec")
 
 
+def _events_parser(sub: Any) -> None:
+    p = sub.add_parser("events", help="watch the EventBridge-shaped events a server emits")
+    actions = p.add_subparsers(dest="action", required=True)
+    tail = actions.add_parser("tail", help="print live events, one JSON per line (signed with AWS credentials if any)")
+    tail.add_argument("--endpoint-url", required=True, help="the server's URL, e.g. http://127.0.0.1:8080")
+    tail.add_argument("--region", help="region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
+    tail.add_argument("--stage", help="only events of this stage ARN")
+    tail.add_argument("--detail-type", help='only events of this detail-type, e.g. "IVS Stage Update"')
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openstage", description="Amazon IVS Real-Time, self-hosted.")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _participant_parser(sub)
+    _events_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -67,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from openstage.client.participant_cli import run  # the media stack loads only for this command
 
         return run(args)
+    if args.command == "events":
+        from openstage.events.tail import tail
+
+        return tail(args.endpoint_url, args.region, args.stage, args.detail_type)
     return 2
 
 
@@ -91,6 +110,10 @@ def _serve(args: argparse.Namespace) -> int:
             "udp_port_min",
             "udp_port_max",
             "session_grace_seconds",
+            "webhooks",
+            "webhook_secret",
+            "webhook_retry_base_seconds",
+            "webhook_retry_budget_seconds",
         )
     }
     try:

@@ -52,6 +52,12 @@ class Settings:
     udp_port_max: int = 0
     # A stage session ends when the stage has been empty this long (docs 3.1: "a few minutes").
     session_grace_seconds: int = 60
+    # Event webhooks (docs/events.md): every URL gets every event, signed with the one secret;
+    # a failing event is retried after base, 2x base, … (at most 10 min apart) until the budget is spent.
+    webhooks: list[str] = field(default_factory=list)
+    webhook_secret: str = ""
+    webhook_retry_base_seconds: float = 1.0
+    webhook_retry_budget_seconds: float = 6 * 3600.0
     quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
 
     @property
@@ -123,12 +129,22 @@ class Settings:
                 raise ConfigError(f"quota {name} must be >= 0, got {value}")
         self.ice_address_list  # noqa: B018  (validates)
         self.udp_port_range  # noqa: B018  (validates)
+        self._validate_webhooks()
         if not self.credentials() and not self.is_loopback:
             raise ConfigError(
                 f"refusing to listen on {self.host} without credentials: anyone who can reach it could "
                 "mint participant tokens. Set --access-key/--secret-key (or --credentials-file), or bind "
                 "to 127.0.0.1 for local development."
             )
+
+    def _validate_webhooks(self) -> None:
+        for url in self.webhooks:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"webhook URL must start with http:// or https://, got {url!r}")
+        if self.webhooks and not self.webhook_secret:
+            raise ConfigError("webhooks need --webhook-secret: receivers check each event's signature with it")
+        if self.webhook_retry_base_seconds <= 0 or self.webhook_retry_budget_seconds < 0:
+            raise ConfigError("webhook_retry_base_seconds must be > 0 and webhook_retry_budget_seconds >= 0")
 
 
 def _read_credentials_file(path: Path) -> dict[str, str]:
@@ -161,6 +177,14 @@ def _coerce(name: str, raw: Any) -> Any:
         if isinstance(raw, dict):
             return {str(k): int(v) for k, v in raw.items()}
         return parse_quota_overrides(str(raw).split(","))
+    if isinstance(default, list):  # a TOML array, or comma-separated in the environment
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
     if isinstance(default, bool):
         return str(raw).lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from openstage import ids
 from openstage.config import Settings
+from openstage.events.outbox import Wakeup
 from openstage.stage import StageRuntime
 from openstage.storage.local import LocalStorage
 from openstage.store.db import Database
@@ -36,6 +37,7 @@ class Context:
     tokens: TokenIssuer
     storage: LocalStorage
     runtime: StageRuntime  # the live stages: DisconnectParticipant and DeleteStage act through it
+    events: Wakeup  # notified when events commit to the outbox: the sinks and the live stream wait on it
 
     def arn(self, kind: str, resource_id: str) -> str:
         return ids.arn(self.settings.region, self.settings.account_id, kind, resource_id)

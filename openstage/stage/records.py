@@ -2,11 +2,13 @@
 
 Every change is its own transaction, written as it happens, so a crash loses at most the
 change in flight; :meth:`StageRecords.close_abandoned_sessions` settles what a crash left open.
+The EventBridge events a change causes go into the outbox in the same transaction, and
+``on_commit`` wakes their delivery once it is durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage import ids
+from openstage.events.outbox import add_to_outbox
+from openstage.events.records import stage_update
 from openstage.stage.client import ClientInfo
 from openstage.stage.errors import JoinRefused
 from openstage.store.db import Database
@@ -46,8 +50,9 @@ def event(name: str, remote_participant_id: str | None = None, error_code: str |
 
 
 class StageRecords:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[], None] = lambda: None) -> None:
         self.db = db
+        self._on_commit = on_commit
 
     async def refusal(self, stage_arn: str, participant_id: str) -> JoinRefused | None:
         async with self.db.read() as session:
@@ -89,7 +94,7 @@ class StageRecords:
                 row.user_id = claims.user_id
                 told = {name: value for name, value in fields.items() if value}
                 row.details = {**row.details, "attributes": claims.attributes, **told}
-            await _add_events(session, stage_arn, session_id, participant_id, [event("JOINED")], now)
+            await _add_events(session, stage_arn, session_id, participant_id, claims.user_id, [event("JOINED")], now)
         return session_id
 
     async def record(
@@ -120,7 +125,10 @@ class StageRecords:
                     fresh = {k: v for k, v in client.participant_fields().items() if v and not known.get(k)}
                     if fresh:
                         row.details = {**known, **fresh}
-            await _add_events(session, stage_arn, session_id, participant_id, events, utcnow())
+            user_id = row.user_id if row is not None else ""
+            emitted = await _add_events(session, stage_arn, session_id, participant_id, user_id, events, utcnow())
+        if emitted:
+            self._on_commit()
 
     async def refuse(self, stage_arn: str, participant_id: str, reason: str) -> None:
         """Refuses ``participant_id`` on the stage for good (DisconnectParticipant)."""
@@ -150,6 +158,7 @@ class StageRecords:
             )
             if not open_ids:
                 return 0
+            emitted = False
             media = await _open_media(session, open_ids)
             connected = await session.scalars(
                 select(Participant)
@@ -159,12 +168,20 @@ class StageRecords:
             for row in connected.all():
                 row.state = "DISCONNECTED"
                 events = media.get((row.session_id, row.participant_id), [])
-                await _add_events(
-                    session, row.stage_arn, row.session_id, row.participant_id, [*events, event("LEFT")], now
+                emitted |= await _add_events(
+                    session,
+                    row.stage_arn,
+                    row.session_id,
+                    row.participant_id,
+                    row.user_id,
+                    [*events, event("LEFT")],
+                    now,
                 )
             await session.execute(
                 update(StageSession).where(StageSession.session_id.in_(open_ids)).values(end_time=now)
             )
+        if emitted:
+            self._on_commit()
         return len(open_ids)
 
 
@@ -192,9 +209,12 @@ async def _add_events(
     stage_arn: str,
     session_id: str,
     participant_id: str,
+    user_id: str,
     events: Sequence[Event],
     at: datetime,
-) -> None:
+) -> bool:
+    """Adds the events, and the EventBridge events they cause to the outbox; True if it added any of those."""
+    emitted = False
     for name, details in events:
         session.add(
             ParticipantEvent(
@@ -207,6 +227,11 @@ async def _add_events(
             )
         )
         await session.flush()  # one at a time: ListParticipantEvents orders by pk
+        announced = stage_update(name, stage_arn, session_id, participant_id, user_id, details, at)
+        if announced is not None:
+            await add_to_outbox(session, announced)
+            emitted = True
+    return emitted
 
 
 async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tuple[str, str], list[Event]]:

@@ -41,8 +41,10 @@ class StageRuntime:
         verifier: TokenVerifier,
         session_grace_seconds: float,
         leave_timeout: float = LEAVE_TIMEOUT_SECONDS,
+        on_event: Callable[[], None] = lambda: None,
     ) -> None:
-        self._records = StageRecords(db)
+        """``on_event`` is called after a change that put EventBridge events in the outbox commits."""
+        self._records = StageRecords(db, on_event)
         self._verifier = verifier
         self._grace = session_grace_seconds
         self._leave_timeout = leave_timeout

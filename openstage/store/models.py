@@ -186,3 +186,39 @@ class Tag(Base):
     resource_arn: Mapped[str] = mapped_column(String(256), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(String(256), default="")
+
+
+class OutboxEvent(Base):
+    """An EventBridge-shaped event, written in the transaction of the change that caused it; ``pk`` is its order."""
+
+    __tablename__ = "event_outbox"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    stage_arn: Mapped[str] = mapped_column(String(256), index=True)
+    detail_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SinkDelivery(Base):
+    """How far one sink got through the outbox, and the failed attempts at the event after that."""
+
+    __tablename__ = "event_sink_deliveries"
+    sink: Mapped[str] = mapped_column(String(512), primary_key=True)
+    delivered_pk: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeadLetter(Base):
+    """An event a sink gave up on after its retry budget; the sink moved on to the next."""
+
+    __tablename__ = "event_dead_letters"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sink: Mapped[str] = mapped_column(String(512), index=True)
+    event_pk: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[str] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    dead_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,6 @@ only that address, and the peers use no STUN server.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import math
 import random
 import socket
@@ -20,9 +19,10 @@ from typing import Any
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.sdp import SessionDescription
 
+from openstage.client.pattern import ToneAudioTrack
 from openstage.sfu.aiortc_engine import AiortcEngine
 from openstage.sfu.peer import configure_ice, new_peer_connection
 from openstage.sfu.publisher import AiortcPublication
@@ -93,34 +93,6 @@ class ColourTrack(VideoStreamTrack):
         return frame
 
 
-class ToneTrack(AudioStreamTrack):
-    """A 440 Hz stereo tone at 48 kHz in 20 ms frames, paced in real time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        samples = array("h")
-        for i in range(48000):
-            value = int(8000 * math.sin(2 * math.pi * TONE_HZ * i / 48000))
-            samples.extend((value, value))
-        self._second = samples.tobytes()
-        self._sent = 0
-        self._start = 0.0
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._sent == 0:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(self._start + self._sent / 48000 - time.monotonic())
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
-        offset = (self._sent % 48000) * 4
-        frame.planes[0].update(self._second[offset : offset + 960 * 4])
-        frame.pts, frame.sample_rate, frame.time_base = self._sent, 48000, fractions.Fraction(1, 48000)
-        self._sent += 960
-        return frame
-
-
 def capabilities(kind: str, mime: str) -> list:
     return [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType.lower() == mime.lower()]
 
@@ -129,7 +101,7 @@ async def publisher(video_codecs: list[str], audio: bool = True, video: bool = T
     """A sending peer and its offer; ``video_codecs`` in order of preference, e.g. ["video/VP8", "video/H264"]."""
     pc = new_peer_connection()
     if audio:
-        pc.addTransceiver(ToneTrack(), direction="sendonly")
+        pc.addTransceiver(ToneAudioTrack(TONE_HZ), direction="sendonly")
     if video:
         transceiver = pc.addTransceiver(ColourTrack(), direction="sendonly")
         preferences = [c for mime in video_codecs for c in capabilities("video", mime)]

@@ -9,12 +9,13 @@ import time
 import pytest
 from aiortc import RTCSessionDescription
 
+from openstage.client.pattern import ToneAudioTrack
 from openstage.sfu import InvalidOffer, NoMatchingCodec, PublisherNotFound
 from openstage.sfu.forwarding import KEYFRAME_REQUEST_INTERVAL
 from openstage.sfu.peer import new_peer_connection
 from tests.sfu.peers import (
+    TONE_HZ,
     EngineStage,
-    ToneTrack,
     answer_codecs,
     candidate_hosts,
     engine_scenario,
@@ -237,7 +238,7 @@ def test_an_m_line_the_publisher_does_not_send_on_has_no_source():
     async def scenario(stage: EngineStage) -> None:
         pc = new_peer_connection()
         stage.peers.append(pc)
-        pc.addTransceiver(ToneTrack(), direction="sendonly")
+        pc.addTransceiver(ToneAudioTrack(TONE_HZ), direction="sendonly")
         pc.addTransceiver("video", direction="inactive")
         await pc.setLocalDescription(await pc.createOffer())
         publication = await stage.engine.publish("stage", "alice", pc.localDescription.sdp)

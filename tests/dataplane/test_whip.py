@@ -96,6 +96,21 @@ def error_of(body: str) -> int:
     return json.loads(body)["code"]
 
 
+async def publish_and_watch(
+    whip: str, alice: dict[str, str], viewer: dict[str, str], pc: Any, offer: str, client: Subscriber
+) -> str:
+    """alice publishes over ``pc`` and viewer watches until frames flow; returns the publication's Location."""
+    status, headers, answer = await arequest("POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"])
+    assert status == 201, answer
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    url = f"{whip}/subscribe/{alice['participantId']}"
+    status, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
+    assert status == 201, answer
+    await client.accept(answer)
+    await client.video.wait_frames(3)
+    return headers["location"]
+
+
 def test_publish_and_subscribe_with_unmodified_answers(server, ivs, stage):
     whip = stage["endpoints"]["whip"]
     alice, viewer = token(ivs, stage, "PUBLISH", "SUBSCRIBE"), token(ivs, stage, "SUBSCRIBE")
@@ -316,12 +331,7 @@ def test_disconnect_participant_closes_its_peer_connections(ivs, stage):
         pc, offer = await publisher(["video/VP8"], audio=False)
         client = Subscriber(kinds=("video",))
         try:
-            _, _, answer = await arequest("POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"])
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            url = f"{whip}/subscribe/{alice['participantId']}"
-            _, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
-            await client.accept(answer)
-            await client.video.wait_frames(3)
+            await publish_and_watch(whip, alice, viewer, pc, offer, client)
             kicked_at = time.monotonic()
             await asyncio.to_thread(
                 ivs.disconnect_participant, stageArn=stage["arn"], participantId=alice["participantId"]
@@ -398,13 +408,7 @@ def test_delete_stage_closes_every_peer_connection_on_it(ivs, stage):
         pc, offer = await publisher(["video/VP8"], audio=False)
         client = Subscriber(kinds=("video",))
         try:
-            _, _, answer = await arequest("POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"])
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            url = f"{whip}/subscribe/{alice['participantId']}"
-            status, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
-            assert status == 201, answer
-            await client.accept(answer)
-            await client.video.wait_frames(3)
+            await publish_and_watch(whip, alice, viewer, pc, offer, client)
             await asyncio.to_thread(ivs.delete_stage, arn=stage["arn"])
             await wait_until(lambda: pc.connectionState == "closed", timeout=2, what="the publisher's peer to close")
             await wait_until(lambda: client.pc.connectionState == "closed", timeout=2, what="the subscriber's peer")
@@ -424,22 +428,16 @@ def test_a_disconnected_participants_token_can_no_longer_subscribe(ivs, stage):
         pc, offer = await publisher(["video/VP8"], audio=False)
         client, again = Subscriber(kinds=("video",)), Subscriber(kinds=("video",))
         try:
-            _, headers, answer = await arequest(
-                "POST", f"{whip}/publish/{alice['participantId']}", offer, alice["token"]
-            )
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            url = f"{whip}/subscribe/{alice['participantId']}"
-            _, _, answer = await arequest("POST", url, await client.offer(), viewer["token"])
-            await client.accept(answer)
-            await client.video.wait_frames(3)
+            location = await publish_and_watch(whip, alice, viewer, pc, offer, client)
             await asyncio.to_thread(
                 ivs.disconnect_participant, stageArn=stage["arn"], participantId=viewer["participantId"]
             )
             await wait_until(lambda: client.pc.connectionState == "closed", timeout=2, what="the kicked viewer's peer")
             assert pc.connectionState == "connected", "the publisher is not the one kicked"
+            url = f"{whip}/subscribe/{alice['participantId']}"
             status, _, body = await arequest("POST", url, await again.offer(), viewer["token"])
             assert status == 403 and error_of(body) == 2003 and "PARTICIPANT_DISCONNECTED" in body
-            await arequest("DELETE", whip.rsplit("/whip", 1)[0] + headers["location"])
+            await arequest("DELETE", whip.rsplit("/whip", 1)[0] + location)
         finally:
             await asyncio.gather(pc.close(), client.close(), again.close())
 

@@ -120,7 +120,7 @@ def serve_bare(data_dir: str) -> int:
     sys.path.insert(0, str(REPO))
     from openstage import cli, server
 
-    server.build_app = lambda _context: bare_app  # type: ignore[assignment,return-value]
+    server.build_app = lambda *_parts: bare_app  # type: ignore[assignment,return-value]
     return cli.main(serve_arguments(Path(data_dir)))
 
 

@@ -45,6 +45,9 @@ class Settings:
     credentials_file: str = ""
     rtmp_port: int = 1935
     rtmps_port: int = 1936
+    # PEM files for RTMPS; both empty: a self-signed pair is made in the data dir on first start.
+    rtmps_certificate: str = ""
+    rtmps_private_key: str = ""
     # Media plane: the addresses ICE advertises (comma-separated; empty = every non-loopback
     # address of the machine, aioice's default) and the UDP ports it may bind (0 = any).
     ice_addresses: str = ""
@@ -58,6 +61,32 @@ class Settings:
     webhook_secret: str = ""
     webhook_retry_base_seconds: float = 1.0
     webhook_retry_budget_seconds: float = 6 * 3600.0
+    # AWS EventBridge (docs/events.md): PutEvents to this bus (name or ARN; empty = off) with the
+    # credentials botocore finds; endpoint and region default to AWS's for ``region``.
+    eventbridge_bus: str = ""
+    eventbridge_endpoint_url: str = ""
+    eventbridge_region: str = ""
+    eventbridge_source: str = "aws.ivs"
+    # Server-side composition (docs 5.2): stop after this long without publishers or in all; a stopped
+    # or failed composition leaves Get/List this long after it ended; an RTMP destination that keeps
+    # failing is FAILED after reconnecting for this long.
+    composition_idle_seconds: float = 60.0
+    composition_max_seconds: float = 24 * 3600.0
+    composition_retention_seconds: float = 300.0
+    composition_reconnect_seconds: float = 30.0
+    # Recording storage (docs/storage.md): an S3-compatible endpoint; empty = local folder buckets in the data dir.
+    s3_endpoint: str = ""
+    s3_region: str = ""  # empty: --region
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # Scale-out (docs/cluster.md): nodes sharing one PostgreSQL database and one Redis act as one service. Without
+    # redis_url the node is a cluster of one. node_id defaults to a random id per start; cluster_name prefixes every
+    # Redis key, so clusters can share a Redis. A node is dead once it missed heartbeats for node_ttl_seconds.
+    redis_url: str = ""
+    node_id: str = ""
+    cluster_name: str = "openstage"
+    heartbeat_seconds: float = 2.0
+    node_ttl_seconds: float = 10.0
     quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
 
     @property
@@ -130,11 +159,34 @@ class Settings:
         self.ice_address_list  # noqa: B018  (validates)
         self.udp_port_range  # noqa: B018  (validates)
         self._validate_webhooks()
+        for name in ("composition_idle_seconds", "composition_max_seconds", "composition_reconnect_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.composition_retention_seconds < 0:
+            raise ConfigError(f"composition_retention_seconds must be >= 0, got {self.composition_retention_seconds}")
+        self._validate_cluster()
         if not self.credentials() and not self.is_loopback:
             raise ConfigError(
                 f"refusing to listen on {self.host} without credentials: anyone who can reach it could "
                 "mint participant tokens. Set --access-key/--secret-key (or --credentials-file), or bind "
                 "to 127.0.0.1 for local development."
+            )
+
+    def _validate_cluster(self) -> None:
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"redis_url must start with redis://, rediss:// or unix://, got {self.redis_url!r}")
+        if self.redis_url and not self.database_url.startswith("postgresql"):
+            raise ConfigError("a cluster (--redis-url) needs a shared PostgreSQL --database-url: SQLite is one node's")
+        if self.redis_url and not self.public_url and not self.is_loopback:
+            raise ConfigError(
+                f"a cluster node listening on {self.host} needs --public-url: the other nodes send participants there"
+            )
+        if self.node_id and not all(c.isalnum() or c in "-_." for c in self.node_id):
+            raise ConfigError(f"node_id may hold letters, digits, '-', '_' and '.', got {self.node_id!r}")
+        if not 0 < self.heartbeat_seconds < self.node_ttl_seconds:
+            raise ConfigError(
+                "heartbeat_seconds must be > 0 and below node_ttl_seconds, got "
+                f"{self.heartbeat_seconds} and {self.node_ttl_seconds}"
             )
 
     def _validate_webhooks(self) -> None:
@@ -145,6 +197,12 @@ class Settings:
             raise ConfigError("webhooks need --webhook-secret: receivers check each event's signature with it")
         if self.webhook_retry_base_seconds <= 0 or self.webhook_retry_budget_seconds < 0:
             raise ConfigError("webhook_retry_base_seconds must be > 0 and webhook_retry_budget_seconds >= 0")
+        if self.eventbridge_endpoint_url and not self.eventbridge_endpoint_url.startswith(("http://", "https://")):
+            raise ConfigError(f"eventbridge_endpoint_url must be an http(s) URL, got {self.eventbridge_endpoint_url!r}")
+        if (self.eventbridge_endpoint_url or self.eventbridge_region) and not self.eventbridge_bus:
+            raise ConfigError("eventbridge_endpoint_url and eventbridge_region need eventbridge_bus")
+        if self.eventbridge_bus and not self.eventbridge_source:
+            raise ConfigError("eventbridge_source must not be empty")
 
 
 def _read_credentials_file(path: Path) -> dict[str, str]:

@@ -33,7 +33,7 @@ if str(REPO) not in sys.path:  # run as a script, the checkout's own package mus
 
 import openstage.control.handlers  # noqa: E402, F401  (registers every handler)
 from openstage.control.model import service_model  # noqa: E402
-from openstage.control.registry import HANDLERS, PENDING  # noqa: E402
+from openstage.control.registry import HANDLERS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,7 @@ class Operation:
 
     @property
     def status(self) -> str:
-        if self.name in HANDLERS:
-            return "implemented"
-        if self.name in PENDING:
-            return f"pending: {PENDING[self.name]}"
-        return "missing"
+        return "implemented" if self.name in HANDLERS else "missing"
 
 
 def operations() -> list[Operation]:
@@ -153,8 +149,7 @@ def render() -> str:
     ops = operations()
     tests = tests_by_operation(ops)
     implemented = sum(op.status == "implemented" for op in ops)
-    pending = sum(op.status.startswith("pending") for op in ops)
-    missing = len(ops) - implemented - pending
+    missing = len(ops) - implemented
     lines = [
         "# API coverage",
         "",
@@ -162,17 +157,15 @@ def render() -> str:
         "",
         f"Every operation of the AWS `ivs-realtime` API (model apiVersion {service_model().api_version}, "
         "as the installed botocore describes it), whether openstage answers it, and the tests that call it.",
-        "Pending operations answer `NotImplementedException` naming the feature they wait for.",
         "Regenerate with `python scripts/api_coverage.py`.",
         "",
-        f"**{implemented} of {len(ops)} operations implemented, {pending} pending, {missing} missing.**",
+        f"**{implemented} of {len(ops)} operations implemented, {missing} missing.**",
         "",
         "| operation | HTTP | status | tests |",
         "|---|---|---|---|",
     ]
     for op in ops:
-        status = op.status.replace("|", "\\|")  # free text from PENDING must not split the row
-        lines.append(f"| `{op.name}` | `{op.method} {op.path}` | {status} | {_tests_cell(tests[op.snake])} |")
+        lines.append(f"| `{op.name}` | `{op.method} {op.path}` | {op.status} | {_tests_cell(tests[op.snake])} |")
     return "\n".join(lines) + "\n"
 
 

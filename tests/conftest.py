@@ -14,6 +14,10 @@ import pytest
 
 from tests.server import Server, create_postgres_database, drop_postgres_database, postgres_available
 
+# tests.moto: the moto_server fixture, a real AWS-compatible endpoint (EventBridge, S3).
+# tests.browser: Chromium, a server and aiortc peers in a network namespace, for browser tests.
+pytest_plugins = ["tests.moto", "tests.browser"]
+
 
 def _backends() -> list[str]:
     if os.environ.get("CI") == "true" or postgres_available():

@@ -82,13 +82,16 @@ class Server:
     database_url: str
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    wrapper: list[str] = field(default_factory=list)  # runs the server through it, e.g. ``ip netns exec NS``
     process: subprocess.Popen[str] | None = None
     url: str = ""
+    rtmp_ports: tuple[int, int] = (0, 0)  # RTMP, RTMPS, as the banner names them
     output: list[str] = field(default_factory=list)
     _reader: threading.Thread = field(init=False, repr=False)
 
     def start(self, port: int = 0) -> Server:
         command = [
+            *self.wrapper,
             sys.executable,
             "-m",
             "openstage.cli",
@@ -99,6 +102,10 @@ class Server:
             str(self.data_dir),
             "--log-level",
             "warning",
+            "--rtmp-port",  # any free ports at first, so servers run side by side; the same ones on a restart
+            str(self.rtmp_ports[0]),
+            "--rtmps-port",
+            str(self.rtmp_ports[1]),
             *self.args,
         ]
         if self.database_url:
@@ -116,6 +123,9 @@ class Server:
             found = re.search(r"listening on (http://\S+)", line)
             if found:
                 self.url = found.group(1)
+            ingest = re.search(r"RTMP on port (\d+), RTMPS on port (\d+)", line)
+            if ingest:
+                self.rtmp_ports = (int(ingest.group(1)), int(ingest.group(2)))
             if self.url and "or the AWS CLI" in line:  # the banner's last line
                 self._drain()
                 return self

@@ -67,7 +67,7 @@ def test_environment_and_config_file_set_region_account_and_public_url(make_serv
     assert stage["arn"].startswith("arn:aws:ivs:eu-central-1:210987654321:stage/")
     assert stage["endpoints"]["events"] == "wss://stage.example.test/events"
     assert stage["endpoints"]["whip"] == "https://stage.example.test/whip"
-    assert stage["endpoints"]["rtmps"] == "rtmps://stage.example.test:1936/app/"
+    assert stage["endpoints"]["rtmps"] == f"rtmps://stage.example.test:{server.rtmp_ports[1]}/app/"
 
 
 def test_flags_override_environment(make_server):

@@ -19,6 +19,7 @@ from openstage.client.api import (
 from openstage.client.config import ClientConfig, StaticCredentials
 from openstage.client.errors import ClientClosedError, IvsRealTimeError
 from openstage.client.participant import (
+    ExchangeError,
     JoinError,
     Participant,
     ParticipantError,
@@ -35,6 +36,7 @@ __all__ = [
     "ClientClosedError",
     "ClientConfig",
     "ConflictException",
+    "ExchangeError",
     "InternalServerException",
     "IvsRealTimeClient",
     "IvsRealTimeError",

@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -51,6 +52,7 @@ log = logging.getLogger("openstage.participant")
 PING_INTERVAL_SECONDS = 15.0  # the web SDK's keepalive (docs 2.3)
 CONNECT_TIMEOUT_SECONDS = 12.0  # the web SDK waits this long for the first STAGE_STATE
 MEDIA_CONNECT_TIMEOUT_SECONDS = 15.0
+EXCHANGE_TIMEOUT_SECONDS = 5.0  # the web SDK's wait for an EXCHANGE_TOKEN reply
 
 
 class ParticipantError(Exception):
@@ -73,6 +75,10 @@ class StageLeft(ParticipantError):
     def __init__(self, code: str, reason: str = "") -> None:
         super().__init__(f"{code}: {reason}" if reason else code)
         self.code, self.reason = code, reason
+
+
+class ExchangeError(ParticipantError):
+    """The stage refused a token exchange; the message is the server's reason."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,7 @@ class Participant:
         self._socket: ClientConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._first_state = asyncio.Event()
+        self._exchanges: dict[str, asyncio.Future[dict[str, Any]]] = {}  # EXCHANGE_TOKEN replies awaited, by requestId
         self._ended = asyncio.Event()
 
     @property
@@ -296,6 +303,27 @@ class Participant:
         assert self._socket is not None
         message = {"type": "SET_STATE", "version": "0", "audioMuted": audio_muted, "videoStopped": video_stopped}
         await self._socket.send(json.dumps(message))
+
+    async def exchange_token(self, new_token: str, timeout: float = EXCHANGE_TIMEOUT_SECONDS) -> None:
+        """Swaps in a new token of the same participant, changing its attributes, capabilities or user id
+        without leaving (``stage.exchangeToken`` in the web SDK; only self-signed tokens can be exchanged).
+
+        Raises ``ExchangeError`` with the server's reason if it refuses.
+        """
+        self._check_live()
+        assert self._socket is not None
+        request_id = str(uuid.uuid4())
+        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._exchanges[request_id] = reply
+        payload = {"oldToken": self.token, "newToken": new_token, "requestId": request_id, "traceId": request_id}
+        try:
+            await self._socket.send(json.dumps({"type": "aws:ivs:EXCHANGE_TOKEN", "payload": payload}))
+            answer = await asyncio.wait_for(reply, timeout)
+        finally:
+            self._exchanges.pop(request_id, None)
+        if "error" in answer:
+            raise ExchangeError(str((answer["error"] or {}).get("message", "")))
+        self.token, self.claims = new_token, TokenClaims.decode(new_token)
 
     async def publish(
         self,
@@ -420,6 +448,10 @@ class Participant:
                     self._apply_state(payload)
                 elif kind == "aws:ivs:DISCONNECT":
                     ended = StageLeft(str(payload.get("code", "")), str(payload.get("reason", "")))
+                elif kind == "aws:ivs:EXCHANGE_TOKEN":
+                    reply = self._exchanges.get(str(payload.get("requestId")))
+                    if reply is not None and not reply.done():
+                        reply.set_result(payload)
                 elif kind == "aws:ivs:JOIN_ERROR":
                     self._join_error = JoinError(str(payload.get("code", "")), str(payload.get("message", "")))
                     ended = StageLeft(self._join_error.code, self._join_error.message)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openstage.config import Settings
+from openstage.console.console_session import ConsoleSessionError, ConsoleSessions
 from openstage.control import handlers  # noqa: F401  (registers every handler)
 from openstage.control.context import Context
 from openstage.control.errors import (
@@ -26,7 +28,7 @@ from openstage.control.errors import (
 )
 from openstage.control.model import find_route
 from openstage.control.parse import parse_request
-from openstage.control.registry import HANDLERS, PENDING
+from openstage.control.registry import HANDLERS
 from openstage.control.serialize import serialize_output
 from openstage.control.sigv4 import SignedRequest, SigV4Verifier
 from openstage.control.validation import validate
@@ -50,10 +52,26 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def addressed_here(settings: Settings, host_header: str) -> bool:
+    """Development mode trusts any signature, so only requests addressed to this machine count.
+
+    Without this, a web page whose name is re-bound to 127.0.0.1 (DNS rebinding) could drive the
+    API from a developer's browser with a made-up signature.
+    """
+    host = urlsplit(f"//{host_header}").hostname or ""
+    allowed = {"localhost", urlsplit(settings.resolved_public_url).hostname, settings.host}
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return loopback or host in allowed
+
+
 class ControlPlane:
     def __init__(self, context: Context, verifier: SigV4Verifier) -> None:
         self.context = context
         self.verifier = verifier
+        self.console = ConsoleSessions(verifier.credentials)  # the web console's cookie stands in for SigV4
 
     async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -79,22 +97,7 @@ class ControlPlane:
         return response
 
     def _check_dev_host(self, host_header: str) -> None:
-        """Development mode trusts any signature, so only requests addressed to this machine count.
-
-        Without this, a web page whose name is re-bound to 127.0.0.1 (DNS rebinding) could drive the
-        API from a developer's browser with a made-up signature.
-        """
-        host = urlsplit(f"//{host_header}").hostname or ""
-        allowed = {
-            "localhost",
-            urlsplit(self.context.settings.resolved_public_url).hostname,
-            self.context.settings.host,
-        }
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not (loopback or host in allowed):
+        if not addressed_here(self.context.settings, host_header):
             raise AccessDeniedException(
                 f"Host '{host_header}' is not this server: without credentials openstage accepts only requests "
                 "addressed to a loopback address or its public URL."
@@ -107,7 +110,12 @@ class ControlPlane:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if self.verifier.dev_mode:
             self._check_dev_host(headers.get("host", ""))
-        self.verifier.verify(SignedRequest(request.method, raw_path, raw_query, headers, body))
+        try:
+            console = self.console.admits(headers, request.cookies)
+        except ConsoleSessionError as error:
+            raise AccessDeniedException(str(error)) from None
+        if not console:
+            self.verifier.verify(SignedRequest(request.method, raw_path, raw_query, headers, body))
         route, path_params, path_known = find_route(request.method, raw_path)
         if route is None:
             hint = "this path exists for another HTTP method" if path_known else "no such operation"
@@ -120,9 +128,8 @@ class ControlPlane:
         params = parse_request(operation, path_params, raw_query, headers, body)
         validate(operation.input_shape, params)
         handler = HANDLERS.get(name)
-        if handler is None:
-            feature = PENDING.get(name, "a later release")
-            raise NotImplementedYet(f"{name} is not implemented yet: it arrives with {feature}.")
+        if handler is None:  # an operation a newer botocore model added
+            raise NotImplementedYet(f"{name} is not implemented by this version of openstage.")
         result = await handler(self.context, params)
         payload, extra_headers = serialize_output(operation.output_shape, result)
         headers_out: dict[str, Any] = dict(SECURITY_HEADERS)

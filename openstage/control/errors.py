@@ -87,7 +87,7 @@ class UnknownOperationException(ApiError):
 
 
 class NotImplementedYet(ApiError):
-    """An operation of the model whose feature has not landed; never a fake success."""
+    """An operation of a newer model than this openstage knows; never a fake success."""
 
     code = "NotImplementedException"
     status = 501

@@ -2,8 +2,9 @@
 
 The participant token arrives as the ``Sec-WebSocket-Protocol`` and is echoed back on accept
 (browsers abort the handshake otherwise). A token that checks out gets STAGE_STATE at once
-and on every roster change; PING is answered with PONG; SET_STATE reaches the others. A
-refusal is sent as ``aws:ivs:JOIN_ERROR`` on the accepted socket, where a browser can read it.
+and on every roster change; PING is answered with PONG; SET_STATE reaches the others;
+EXCHANGE_TOKEN swaps in a self-signed token's attributes, capabilities and user id. A refusal is
+sent as ``aws:ivs:JOIN_ERROR`` on the accepted socket, where a browser can read it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -19,12 +21,12 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openstage.dataplane import messages
-from openstage.stage import ClientInfo, JoinRefused, StageRuntime, StageState
+from openstage.stage import ClientInfo, ExchangeRefused, JoinRefused, StageRuntime, StageState
 from openstage.tokens import ParticipantClaims
 
 log = logging.getLogger("openstage.events")
 
-# What clients send is PING and SET_STATE; uvicorn refuses bigger frames (server.py passes this on).
+# What clients send is PING, SET_STATE and EXCHANGE_TOKEN; uvicorn refuses bigger frames (server.py passes this on).
 MAX_MESSAGE_BYTES = 64 * 1024
 # A client this far behind is gone or hostile: it is dropped (it may reconnect) rather than buffered for.
 MAX_QUEUED_MESSAGES = 256
@@ -48,6 +50,9 @@ class WebSocketConnection:
 
     def pong(self) -> None:
         self._queue(messages.PONG)
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self._queue(message)
 
     def _queue(self, message: dict[str, Any] | None) -> None:
         if self._closing:
@@ -73,9 +78,19 @@ class WebSocketConnection:
                 await self._websocket.send_json(message)
 
 
+# Serves the accepted socket from the node hosting the stage and returns True once it closed; False if that is
+# this node (openstage/cluster/routing.py).
+Forward = Callable[[WebSocket, ParticipantClaims, str | None], Awaitable[bool]]
+
+
+async def _here(_websocket: WebSocket, _claims: ParticipantClaims, _token: str | None) -> bool:
+    return False
+
+
 class EventsEndpoint:
-    def __init__(self, runtime: StageRuntime) -> None:
+    def __init__(self, runtime: StageRuntime, forward: Forward = _here) -> None:
         self._runtime = runtime
+        self._forward = forward
 
     def routes(self) -> list[WebSocketRoute]:
         return [
@@ -90,6 +105,8 @@ class EventsEndpoint:
         connection = WebSocketConnection(websocket)
         try:
             claims = await self._authorize(token, _topic(websocket))
+            if await self._forward(websocket, claims, token):
+                return
             await self._runtime.attach_events(claims, ClientInfo.from_headers(websocket.headers), connection)
         except JoinRefused as refused:
             with suppress(WebSocketDisconnect):
@@ -145,6 +162,24 @@ class EventsEndpoint:
                     await self._runtime.set_media_state(
                         claims.stage_arn, claims.participant_id, connection, audio_muted, video_stopped
                     )
+            elif data.get("type") == "aws:ivs:EXCHANGE_TOKEN":
+                claims = await self._exchange_token(claims, connection, data.get("payload"))
+
+    async def _exchange_token(
+        self, claims: ParticipantClaims, connection: WebSocketConnection, payload: Any
+    ) -> ParticipantClaims:
+        """Answers the request whatever happens; the claims in force afterwards are returned."""
+        payload = payload if isinstance(payload, dict) else {}
+        new_token, error = payload.get("newToken"), None
+        if not isinstance(new_token, str) or not new_token:
+            error = "newToken is missing"
+        else:
+            try:
+                claims = await self._runtime.exchange_token(claims, connection, new_token)
+            except ExchangeRefused as refused:
+                error = str(refused)
+        connection.reply(messages.exchange_token_reply(payload.get("requestId"), payload.get("traceId"), error))
+        return claims
 
 
 def _topic(websocket: WebSocket) -> str:

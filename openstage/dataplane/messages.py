@@ -43,3 +43,11 @@ def disconnect(code: str, reason: str) -> dict[str, Any]:
 def join_error(code: str, message: str) -> dict[str, Any]:
     """Fatal: the SDK stops retrying instead of reconnecting with the same bad token."""
     return {"type": "aws:ivs:JOIN_ERROR", "payload": {"code": code, "message": message, "fatal": True}}
+
+
+def exchange_token_reply(request_id: Any, trace_id: Any, error: str | None) -> dict[str, Any]:
+    """The answer to a client's EXCHANGE_TOKEN; the SDK matches it by ``requestId`` and gives up after 5 s."""
+    payload: dict[str, Any] = {"requestId": request_id, "traceId": trace_id}
+    if error is not None:
+        payload["error"] = {"message": error}
+    return {"type": "aws:ivs:EXCHANGE_TOKEN", "payload": payload}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -47,6 +48,15 @@ UNSPECIFIED, TOKEN_EXPIRED, NO_PERMISSIONS, REMOTE_NOT_FOUND, STAGE_AT_CAPACITY,
 )
 
 
+# What to answer a WHIP request for a stage hosted on another node (a 307 there, or that node's own answer,
+# relayed); None when the stage is on this node (openstage/cluster/routing.py).
+Router = Callable[[Request, str], Awaitable[Response | None]]
+
+
+async def _here(_request: Request, _stage_arn: str) -> Response | None:
+    return None
+
+
 class WhipError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
@@ -54,6 +64,17 @@ class WhipError(Exception):
 
     def response(self) -> Response:
         return JSONResponse({"code": self.code, "message": self.message}, self.status, headers=CORS_HEADERS)
+
+
+class WhipRouted(WhipError):
+    """The stage's media is on another node: the answer that sends the client there goes back instead."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__(answer.status_code, 0, "the stage is hosted on another node")
+        self.answer = answer
+
+    def response(self) -> Response:
+        return self.answer
 
 
 @dataclass(eq=False)
@@ -66,9 +87,10 @@ class Resource:
 
 
 class WhipEndpoints:
-    def __init__(self, runtime: StageRuntime, engine: MediaEngine) -> None:
+    def __init__(self, runtime: StageRuntime, engine: MediaEngine, route: Router = _here) -> None:
         self.runtime = runtime
         self.engine = engine
+        self._route = route
         self.resources: dict[str, Resource] = {}
         self._watchers: set[asyncio.Task[None]] = set()
         runtime.add_kick_listener(engine.close_participant)
@@ -169,9 +191,13 @@ class WhipEndpoints:
     async def _authorize(self, request: Request) -> ParticipantClaims:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
-            return await self.runtime.authorize(token.strip() if scheme.lower() == "bearer" else None)
+            claims = await self.runtime.authorize(token.strip() if scheme.lower() == "bearer" else None)
         except JoinRefused as error:
             raise refusal(error) from None
+        routed = await self._route(request, claims.stage_arn)
+        if routed is not None:
+            raise WhipRouted(routed)
+        return claims
 
     def _created(self, resource: Resource) -> Response:
         session = resource.session

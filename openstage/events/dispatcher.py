@@ -49,6 +49,10 @@ class Dispatcher:
         self._policy = policy
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def sink_names(self) -> list[str]:
+        return [sink.name for sink in self._sinks]
+
     async def start(self) -> None:
         """Starts delivery; call before anything can write events, so a new sink misses none written after."""
         for sink in self._sinks:

@@ -5,19 +5,28 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage.store.db import Database
 from openstage.store.models import OutboxEvent
 
+OUTBOX_LOCK = 0x6F75_7462  # "outb": the advisory lock key serializing outbox writers on PostgreSQL
+
 
 async def add_to_outbox(session: AsyncSession, envelope: dict[str, Any]) -> None:
-    """Adds ``envelope`` inside the caller's transaction, so it exists exactly if the change that caused it does."""
+    """Adds ``envelope`` inside the caller's transaction, so it exists exactly if the change that caused it does.
+
+    On PostgreSQL, writers (several nodes, or one node's pool) could commit sequence numbers out of order and
+    a reader would skip the late one for good; a transaction-scoped lock makes commit order sequence order.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": OUTBOX_LOCK})
     session.add(
         OutboxEvent(
             event_id=envelope["id"],
-            stage_arn=envelope["resources"][0],
+            # The stage the event is about: composition events name it in the detail, the others first in resources.
+            stage_arn=envelope["detail"].get("stage_arn") or envelope["resources"][0],
             detail_type=envelope["detail-type"],
             envelope=envelope,
         )

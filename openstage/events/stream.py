@@ -30,7 +30,7 @@ class EventStream:
     def __init__(self, db: Database, wakeup: Wakeup, authorize: Authorize) -> None:
         self._db = db
         self._wakeup = wakeup
-        self._authorize = authorize
+        self.authorize = authorize  # shared with the other /api/events routes
         self._closing = False
 
     def routes(self) -> list[BaseRoute]:
@@ -42,7 +42,7 @@ class EventStream:
         self._wakeup.notify()
 
     async def endpoint(self, request: Request) -> Response:
-        refused = self._authorize(request)
+        refused = self.authorize(request)
         if refused is not None:
             return refused
         start = request.headers.get("last-event-id") or request.query_params.get("after")

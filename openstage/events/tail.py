@@ -6,16 +6,13 @@ a dev-mode server needs none. A dropped connection resumes where it stopped (``L
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from urllib.parse import urlencode
 
 import httpx
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.session import get_session
 
+from openstage.events.signing import default_region, signed_headers
 from openstage.events.stream import PATH
 
 RECONNECT_SECONDS = 1.0
@@ -24,7 +21,7 @@ RECONNECT_SECONDS = 1.0
 def tail(endpoint_url: str, region: str | None, stage: str | None, detail_type: str | None) -> int:
     query = urlencode({k: v for k, v in (("stage", stage), ("detail-type", detail_type)) if v})
     url = endpoint_url.rstrip("/") + PATH + (f"?{query}" if query else "")
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = default_region(region)
     last_id: str | None = None
     try:
         while True:
@@ -46,7 +43,7 @@ class _Refused(Exception):
 
 def _follow(url: str, region: str, last_id: str | None) -> str | None:
     """Prints events until the server ends the stream; returns the last event id seen."""
-    headers = _signed_headers(url, region)
+    headers = signed_headers(url, region)
     if last_id is not None:
         headers["Last-Event-ID"] = last_id
     with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(10.0, read=None)) as response:
@@ -59,12 +56,3 @@ def _follow(url: str, region: str, last_id: str | None) -> str | None:
             elif line.startswith("data: "):
                 print(line[6:], flush=True)
     return last_id
-
-
-def _signed_headers(url: str, region: str) -> dict[str, str]:
-    credentials = get_session().get_credentials()
-    if credentials is None:
-        return {}
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(credentials.get_frozen_credentials(), "ivs", region).add_auth(request)
-    return dict(request.headers.items())

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from openstage.sfu.engine import PublisherNotFound
+from openstage.sfu.forwarding import PacketSink, move_taps
+from openstage.sfu.local import LocalPublication
 from openstage.sfu.peer import PeerSession, configure_ice, configure_ports
 from openstage.sfu.publisher import AiortcPublication, open_publication
 from openstage.sfu.subscriber import AiortcSubscription, open_subscription
@@ -32,7 +34,7 @@ class AiortcEngine:
         configure_ice(ice_addresses)
         configure_ports(*udp_ports)
         self.connect_timeout = connect_timeout
-        self.publications: dict[tuple[str, str], AiortcPublication] = {}
+        self.publications: dict[tuple[str, str], AiortcPublication | LocalPublication] = {}
         # (stage, subscriber, publisher) -> subscription
         self.subscriptions: dict[tuple[str, str, str], AiortcSubscription] = {}
 
@@ -43,6 +45,25 @@ class AiortcEngine:
         self.publications[key] = publication
         publication.on_end(self._publication_ended)
         if previous is not None:
+            move_taps(previous.sources, publication.sources)
+            await previous.close("replaced")
+        return publication
+
+    async def publish_local(
+        self,
+        stage_id: str,
+        participant_id: str,
+        codecs: Mapping[str, str],
+        request_keyframe: Callable[[], None] | None = None,
+    ) -> LocalPublication:
+        """A publication fed in-process (RTMP ingest, replicas); it replaces the participant's earlier one."""
+        key = (stage_id, participant_id)
+        publication = LocalPublication(stage_id, participant_id, codecs, request_keyframe)
+        previous = self.publications.get(key)
+        self.publications[key] = publication
+        publication.on_end(self._publication_ended)
+        if previous is not None:
+            move_taps(previous.sources, publication.sources)
             await previous.close("replaced")
         return publication
 
@@ -65,7 +86,7 @@ class AiortcEngine:
 
     async def close_participant(self, stage_id: str, participant_id: str) -> None:
         everyone = participant_id == "*"
-        sessions: list[PeerSession] = [
+        sessions: list[PeerSession | LocalPublication] = [
             p for (s, pid), p in self.publications.items() if s == stage_id and (everyone or pid == participant_id)
         ]
         sessions += [
@@ -75,11 +96,32 @@ class AiortcEngine:
         ]
         await asyncio.gather(*(session.close("kicked") for session in sessions))
 
+    def tap(self, stage_id: str, participant_id: str, kind: str, sink: PacketSink) -> Callable[[], None] | None:
+        publication = self._live_publication(stage_id, participant_id)
+        source = publication.sources.get(kind) if publication is not None else None
+        return source.tap(sink) if source is not None else None
+
+    def codecs(self, stage_id: str, participant_id: str) -> Mapping[str, str] | None:
+        publication = self._live_publication(stage_id, participant_id)
+        if publication is None:
+            return None
+        return {kind: codec for kind, codec in publication.codecs.items() if kind in publication.sources}
+
+    def request_keyframe(self, stage_id: str, participant_id: str) -> None:
+        publication = self._live_publication(stage_id, participant_id)
+        source = publication.sources.get("video") if publication is not None else None
+        if source is not None:
+            source.request_keyframe()
+
+    def _live_publication(self, stage_id: str, participant_id: str) -> AiortcPublication | LocalPublication | None:
+        publication = self.publications.get((stage_id, participant_id))
+        return None if publication is None or publication.ended.is_set() else publication
+
     async def close(self) -> None:
         sessions = [*self.publications.values(), *self.subscriptions.values()]
         await asyncio.gather(*(session.close("shutdown") for session in sessions))
 
-    def _publication_ended(self, session: PeerSession) -> None:
+    def _publication_ended(self, session: PeerSession | LocalPublication) -> None:
         key = (session.stage_id, session.participant_id)
         if self.publications.get(key) is session:
             del self.publications[key]

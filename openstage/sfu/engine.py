@@ -7,8 +7,11 @@ out, and learns from ``ended`` when the media session is over, whatever ended it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
+
+from openstage.sfu.forwarding import PacketSink
+from openstage.sfu.local import LocalPublication
 
 
 class MediaError(Exception):
@@ -73,12 +76,40 @@ class MediaEngine(Protocol):
         """Answers a publisher's offer; a participant's earlier publication is replaced."""
         ...
 
+    async def publish_local(
+        self,
+        stage_id: str,
+        participant_id: str,
+        codecs: Mapping[str, str],
+        request_keyframe: Callable[[], None] | None = None,
+    ) -> LocalPublication:
+        """A publication fed in-process (RTMP ingest, a replica) that subscribers see as any publisher's."""
+        ...
+
     async def subscribe(self, stage_id: str, subscriber_id: str, publisher_id: str, offer_sdp: str) -> Subscription:
         """Answers a subscriber's offer with the publisher's media; raises PublisherNotFound."""
         ...
 
     async def close_participant(self, stage_id: str, participant_id: str) -> None:
         """Ends the participant's publication and subscriptions; ``"*"`` ends the whole stage."""
+        ...
+
+    def tap(self, stage_id: str, participant_id: str, kind: str, sink: PacketSink) -> Callable[[], None] | None:
+        """Feeds ``sink`` the participant's encoded ``kind`` ("audio", "video") frames; returns the detach
+        function, or None when the participant does not publish that kind.
+
+        A video tap asks the publisher for a keyframe. A publication that replaces the participant's
+        current one (a second publish while the first is live) inherits its taps, timestamps jumping;
+        once the publication has ended, nothing more arrives: tap again when the participant publishes.
+        """
+        ...
+
+    def request_keyframe(self, stage_id: str, participant_id: str) -> None:
+        """Asks the participant for a video keyframe (rate-limited), e.g. where a recording wants a segment."""
+        ...
+
+    def codecs(self, stage_id: str, participant_id: str) -> Mapping[str, str] | None:
+        """What the participant publishes, kind -> MIME type (as ``MediaSession.codecs``); None if nothing."""
         ...
 
     async def close(self) -> None: ...

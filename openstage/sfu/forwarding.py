@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -23,12 +24,26 @@ AUDIO_QUEUE_LIMIT = 50
 KEYFRAME_REQUEST_INTERVAL = 0.25
 
 
+class PacketSink(Protocol):
+    """An in-process reader of a publisher's encoded frames (a recorder, a compositor).
+
+    ``push`` runs on the event loop for every frame and must not block: queue and return.
+    Packets carry ``pts`` in RTP clock units with ``time_base`` 1/clockRate; H.264 frames are
+    Annex-B access units.
+    """
+
+    def push(self, packet: av.Packet, keyframe: bool) -> None: ...
+
+
 class TrackSource:
-    """One publisher track: delivers each frame to every attached subscriber track."""
+    """One publisher track: delivers each frame to every attached subscriber track and tap."""
 
     def __init__(self, kind: str, request_keyframe: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self.sinks: list[ForwardedTrack] = []
+        # In-process consumers: unlike subscriber tracks they are not stopped when the publication ends.
+        self.taps: list[PacketSink] = []
+        self.successor: TrackSource | None = None  # where the taps went when a new publication replaced this one
         self.frames = 0  # received from the publisher, for tests and the benchmark
         self._request_upstream = request_keyframe
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
@@ -37,6 +52,8 @@ class TrackSource:
         self.frames += 1
         for sink in self.sinks:
             sink.push(packet, keyframe)
+        for tap in self.taps:
+            tap.push(packet, keyframe)
 
     def request_keyframe(self) -> None:
         """Asks the publisher for a keyframe (PLI), rate-limited."""
@@ -53,6 +70,36 @@ class TrackSource:
     def detach(self, sink: ForwardedTrack) -> None:
         if sink in self.sinks:
             self.sinks.remove(sink)
+
+    def tap(self, sink: PacketSink) -> Callable[[], None]:
+        """Attaches an in-process consumer; a video one gets a keyframe soon. Returns its detach function."""
+        self.taps.append(sink)
+        if self.kind == "video":
+            self.request_keyframe()
+
+        def detach() -> None:
+            source: TrackSource | None = self
+            while source is not None:  # the tap may have moved on to later publications' sources
+                if sink in source.taps:
+                    source.taps.remove(sink)
+                    return
+                source = source.successor
+
+        return detach
+
+
+def move_taps(old: Mapping[str, TrackSource], new: Mapping[str, TrackSource]) -> None:
+    """A publication replaced by the same participant's next one hands its taps over, kind by kind, so a
+    recorder or compositor goes on reading without noticing (timestamps jump: tap consumers must cope)."""
+    for kind, source in old.items():
+        successor = new.get(kind)
+        if successor is None:
+            continue
+        moved, source.taps = source.taps, []
+        successor.taps.extend(moved)
+        source.successor = successor
+        if moved and kind == "video":
+            successor.request_keyframe()
 
 
 class ForwardedTrack(MediaStreamTrack):

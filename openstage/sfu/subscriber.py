@@ -13,6 +13,7 @@ from aiortc.exceptions import OperationError
 
 from openstage.sfu.engine import InvalidOffer, NoMatchingCodec
 from openstage.sfu.forwarding import ForwardedTrack
+from openstage.sfu.local import LocalPublication
 from openstage.sfu.negotiation import plan_subscribe
 from openstage.sfu.peer import PeerSession, new_peer_connection
 from openstage.sfu.publisher import AiortcPublication
@@ -20,7 +21,7 @@ from openstage.sfu.publisher import AiortcPublication
 
 class AiortcSubscription(PeerSession):
     publisher_id: str
-    publication: AiortcPublication
+    publication: AiortcPublication | LocalPublication
     tracks: dict[str, ForwardedTrack]
 
     def _release(self) -> None:
@@ -29,7 +30,7 @@ class AiortcSubscription(PeerSession):
 
 
 async def open_subscription(
-    publication: AiortcPublication, subscriber_id: str, offer_sdp: str, connect_timeout: float
+    publication: AiortcPublication | LocalPublication, subscriber_id: str, offer_sdp: str, connect_timeout: float
 ) -> AiortcSubscription:
     plan = plan_subscribe(offer_sdp, publication.codecs)
     pc = new_peer_connection()

@@ -21,6 +21,8 @@ class ClientInfo:
     user_agent: str = ""
     sdk_version: str = ""  # X-Stages-SDK, which the IVS SDKs send with every WHIP request
     platform: str = ""  # X-Stages-Platform: web, android, ios
+    protocol: str = "WHIP"  # the participant's protocol (docs 3.2): RTMP or RTMPS for an encoder
+    ingest_configuration_arn: str = ""  # set for an encoder publishing with an IngestConfiguration
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> ClientInfo:
@@ -46,3 +48,9 @@ class ClientInfo:
             "sdkVersion": self.sdk_version,
         }
         return {name: _NOT_ALLOWED.sub("", value)[:_MAX_LENGTH] for name, value in fields.items()}
+
+    def protocol_fields(self) -> dict[str, str]:
+        """How the participant connects (docs 3.2): fixed when it joins, not sanitized like what a client tells."""
+        if self.ingest_configuration_arn:
+            return {"protocol": self.protocol, "ingestConfigurationArn": self.ingest_configuration_arn}
+        return {"protocol": self.protocol}

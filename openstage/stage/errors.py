@@ -15,3 +15,7 @@ class JoinRefused(Exception):
 
 class StageAtCapacity(Exception):
     """Twelve others already publish (docs 8.1: not adjustable); WHIP answers code 2005."""
+
+
+class ExchangeRefused(Exception):
+    """An EXCHANGE_TOKEN the stage will not take; the message goes back to the client as the reply's error."""

@@ -8,7 +8,7 @@ The EventBridge events a change causes go into the outbox in the same transactio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage import ids
 from openstage.events.outbox import add_to_outbox
-from openstage.events.records import stage_update
+from openstage.events.records import iso, stage_update
 from openstage.stage.client import ClientInfo
 from openstage.stage.errors import JoinRefused
 from openstage.store.db import Database
@@ -34,8 +34,8 @@ from openstage.tokens import ParticipantClaims
 # (name, optional Event members: remoteParticipantId, errorCode)
 Event = tuple[str, dict[str, Any]]
 
-# Both the events WebSocket and the SDKs' media signalling are WHIP participants (docs 3.2).
-PROTOCOL = "WHIP"
+# Given the stages with open sessions, returns those whose sessions no live node hosts (openstage/cluster).
+AbandonedFilter = Callable[[set[str]], Awaitable[set[str]]]
 
 _MEDIA_EVENTS = ("PUBLISH_STARTED", "PUBLISH_STOPPED", "SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED")
 
@@ -75,7 +75,7 @@ class StageRecords:
                 session.add(StageSession(session_id=session_id, stage_arn=stage_arn, start_time=now))
                 await session.flush()
             fields = client.participant_fields()
-            details = {"attributes": claims.attributes, "protocol": PROTOCOL, **fields}
+            details = {"attributes": claims.attributes, **client.protocol_fields(), **fields}
             row = await _participant(session, session_id, participant_id)
             if row is None:
                 session.add(
@@ -130,6 +130,22 @@ class StageRecords:
         if emitted:
             self._on_commit()
 
+    async def exchange_token(
+        self, stage_arn: str, session_id: str, previous: ParticipantClaims, claims: ParticipantClaims
+    ) -> None:
+        """TOKEN_EXCHANGED with both tokens' mutable claims; the row takes the new user id and attributes."""
+        async with self.db.write() as session:
+            row = await _participant(session, session_id, claims.participant_id)
+            if row is not None:
+                row.user_id = claims.user_id
+                row.details = {**row.details, "attributes": claims.attributes}
+            tokens = {"previousToken": _exchanged(previous), "newToken": _exchanged(claims)}
+            exchanged = [("TOKEN_EXCHANGED", tokens)]
+            await _add_events(
+                session, stage_arn, session_id, claims.participant_id, claims.user_id, exchanged, utcnow()
+            )
+        self._on_commit()
+
     async def refuse(self, stage_arn: str, participant_id: str, reason: str) -> None:
         """Refuses ``participant_id`` on the stage for good (DisconnectParticipant)."""
         async with self.db.write() as session:
@@ -145,16 +161,30 @@ class StageRecords:
                 update(StageSession).where(StageSession.session_id == session_id).values(end_time=utcnow())
             )
 
-    async def close_abandoned_sessions(self) -> int:
+    async def close_abandoned_sessions(self, abandoned: AbandonedFilter | None = None) -> int:
         """Ends every open session, and lets whoever was still connected leave, with its open media stopped.
 
         Run at start-up (a crash left them open) and at shutdown (nobody is connected any more).
-        Assumes one node: sessions live on the node their stage lives on, and there is one.
+        In a cluster, ``abandoned`` keeps the sessions of stages another live node hosts.
         """
         now = utcnow()
         async with self.db.write() as session:
+            open_rows = (
+                await session.execute(
+                    select(StageSession.session_id, StageSession.stage_arn).where(StageSession.end_time.is_(None))
+                )
+            ).all()
+            closing = {arn for _, arn in open_rows}
+            if abandoned is not None and closing:
+                closing = await abandoned(closing)
+            # Locked and checked again: two nodes closing the same sessions would write LEFT twice otherwise.
+            chosen = [session_id for session_id, arn in open_rows if arn in closing]
             open_ids = list(
-                await session.scalars(select(StageSession.session_id).where(StageSession.end_time.is_(None)))
+                await session.scalars(
+                    select(StageSession.session_id)
+                    .where(StageSession.session_id.in_(chosen), StageSession.end_time.is_(None))
+                    .with_for_update()
+                )
             )
             if not open_ids:
                 return 0
@@ -202,6 +232,18 @@ async def _participant(session: AsyncSession, session_id: str, participant_id: s
     return await session.scalar(
         select(Participant).where(Participant.session_id == session_id, Participant.participant_id == participant_id)
     )
+
+
+def _exchanged(claims: ParticipantClaims) -> dict[str, Any]:
+    """An ExchangedParticipantToken (docs 3.4): what a token exchange may change."""
+    allowed = (("PUBLISH", claims.can_publish), ("SUBSCRIBE", claims.can_subscribe))
+    capabilities = [name for name, granted in allowed if granted]
+    return {
+        "capabilities": capabilities,
+        "attributes": claims.attributes,
+        "userId": claims.user_id,
+        "expirationTime": iso(claims.expires_at),
+    }
 
 
 async def _add_events(

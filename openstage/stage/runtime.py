@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from openstage.stage.client import ClientInfo
-from openstage.stage.errors import JoinRefused, StageAtCapacity
-from openstage.stage.records import Event, StageRecords, event
-from openstage.stage.state import EventsConnection, LiveParticipant, LiveStage
+from openstage.stage.errors import ExchangeRefused, JoinRefused, StageAtCapacity
+from openstage.stage.records import AbandonedFilter, Event, StageRecords, event
+from openstage.stage.state import EventsConnection, LiveParticipant, LiveStage, ParticipantInfo
 from openstage.store.db import Database
 from openstage.tokens import ParticipantClaims, TokenError, TokenVerifier
 
@@ -28,10 +28,16 @@ log = logging.getLogger("openstage.stage")
 LEAVE_TIMEOUT_SECONDS = 3.0
 MAX_PUBLISHERS = 12  # per stage, not adjustable (docs 8.1)
 EVERYONE = "*"  # the participant id kick listeners get when a whole stage goes
+# What a token exchange may not change (docs 1.5): the participant, its stage and where it connects.
+IMMUTABLE_CLAIMS = ("resource", "topic", "jti", "whip_url", "events_url")
 
 # Called with (stage ARN, participant id or EVERYONE) when participants are thrown out, so the
 # media plane closes their peer connections.
 KickListener = Callable[[str, str], Awaitable[None]]
+# Called with (stage ARN, participant id, publishing) after a participant's start or end of publishing
+# (stopped, left, kicked, stage deleted) is recorded, in order, outside the stage's lock: the
+# recorder and the compositor start and stop reading the participant's media on it.
+PublishListener = Callable[[str, str, bool], Awaitable[None]]
 
 
 class StageRuntime:
@@ -42,21 +48,28 @@ class StageRuntime:
         session_grace_seconds: float,
         leave_timeout: float = LEAVE_TIMEOUT_SECONDS,
         on_event: Callable[[], None] = lambda: None,
+        abandoned: AbandonedFilter | None = None,
     ) -> None:
-        """``on_event`` is called after a change that put EventBridge events in the outbox commits."""
+        """``on_event`` is called after a change that put EventBridge events in the outbox commits; ``abandoned``
+        spares, at start and stop, the open sessions other nodes of a cluster host (openstage/cluster)."""
         self._records = StageRecords(db, on_event)
+        self._abandoned = abandoned
         self._verifier = verifier
         self._grace = session_grace_seconds
         self._leave_timeout = leave_timeout
         self._stages: dict[str, LiveStage] = {}
         self._kick_listeners: list[KickListener] = []
+        self._publish_listeners: list[PublishListener] = []
+        # Publishing changes recorded under a stage's lock, told to the listeners once it is released.
+        self._publish_changes: list[tuple[str, str, bool]] = []
+        self._notifying = False
         self._timers: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Closes the sessions a crash left open: their participants cannot still be connected."""
-        closed = await self._records.close_abandoned_sessions()
+        closed = await self._records.close_abandoned_sessions(self._abandoned)
         if closed:
             log.warning("closed %d stage session(s) left open by an unclean shutdown", closed)
 
@@ -67,10 +80,21 @@ class StageRuntime:
         for task in list(self._timers):
             task.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
-        await self._records.close_abandoned_sessions()
+        await self._records.close_abandoned_sessions(self._abandoned)
 
     def add_kick_listener(self, listener: KickListener) -> None:
         self._kick_listeners.append(listener)
+
+    def add_publish_listener(self, listener: PublishListener) -> None:
+        self._publish_listeners.append(listener)
+
+    def participant_info(self, stage_arn: str, participant_id: str) -> ParticipantInfo | None:
+        """The live participant's session, user id and attributes; None if it is not on the stage here."""
+        stage = self._stages.get(stage_arn)
+        participant = stage.participants.get(participant_id) if stage else None
+        if stage is None or participant is None or stage.session_id is None:
+            return None
+        return ParticipantInfo(stage.session_id, participant.roster_entry())
 
     # --- joining ----------------------------------------------------------------------------------
 
@@ -135,6 +159,36 @@ class StageRuntime:
             if participant.publishing:
                 self._broadcast(stage)
 
+    async def exchange_token(
+        self, current: ParticipantClaims, connection: EventsConnection, new_token: str
+    ) -> ParticipantClaims:
+        """EXCHANGE_TOKEN from the participant's WebSocket: the new token's attributes, capabilities, user id
+        and expiry replace the old ones, and others see the change (docs 1.5).
+
+        Like IVS, only a self-signed token can be exchanged, for one of the same participant, stage,
+        topic and endpoints. Raises :class:`ExchangeRefused` otherwise.
+        """
+        try:
+            claims = await self.authorize(new_token)
+        except JoinRefused as refused:
+            raise ExchangeRefused(refused.message) from None
+        if not (current.self_signed and claims.self_signed):
+            raise ExchangeRefused("only self-signed tokens (made with an imported public key) can be exchanged")
+        for claim in IMMUTABLE_CLAIMS:
+            if current.raw.get(claim) != claims.raw.get(claim):
+                raise ExchangeRefused(f"the new token's {claim} differs from the current token's; it cannot change")
+        if current.stage_arn not in self._stages:
+            raise ExchangeRefused("the participant is no longer in the stage")
+        async with self._locked(current.stage_arn) as stage:
+            participant = stage.participants.get(current.participant_id)
+            if participant is None or participant.connection is not connection or stage.session_id is None:
+                raise ExchangeRefused("the participant is no longer in the stage")
+            previous, participant.claims = participant.claims, claims
+            await self._records.exchange_token(stage.arn, stage.session_id, previous, claims)
+            if participant.publishing:
+                self._broadcast(stage)
+        return claims
+
     # --- media, as the WHIP endpoints report it -------------------------------------------------------
 
     async def publish_started(self, claims: ParticipantClaims, client: ClientInfo) -> None:
@@ -159,6 +213,7 @@ class StageRuntime:
                 await self._records.record(
                     stage.arn, session_id, participant_id, started, published=True, client=client
                 )
+                self._publish_changes.append((stage.arn, participant_id, True))
                 self._broadcast(stage)
 
     async def publish_stopped(self, stage_arn: str, participant_id: str) -> None:
@@ -171,12 +226,16 @@ class StageRuntime:
             participant.publications -= 1
             if not participant.publishing:
                 await self._records.record(stage.arn, _session(stage), participant_id, [event("PUBLISH_STOPPED")])
+                self._publish_changes.append((stage.arn, participant_id, False))
                 self._broadcast(stage)
             self._leave_if_unreachable(stage, participant)
 
-    async def publish_failed(self, claims: ParticipantClaims, error_code: str) -> None:
-        """PUBLISH_ERROR with an Event errorCode (docs 3.4), e.g. INSUFFICIENT_CAPABILITIES."""
-        await self._fail(claims, event("PUBLISH_ERROR", error_code=error_code))
+    async def publish_failed(
+        self, claims: ParticipantClaims, error_code: str, client: ClientInfo | None = None
+    ) -> None:
+        """PUBLISH_ERROR with an Event errorCode (docs 3.4), e.g. INSUFFICIENT_CAPABILITIES; ``client`` describes
+        a participant the attempt joins (an RTMP encoder's protocol)."""
+        await self._fail(claims, event("PUBLISH_ERROR", error_code=error_code), client)
 
     async def subscribe_started(self, claims: ParticipantClaims, publisher_id: str, client: ClientInfo) -> None:
         participant_id = claims.participant_id
@@ -236,6 +295,8 @@ class StageRuntime:
             yield
             for participant in stage.participants.values():
                 _cancel(participant.leave_task)
+                if participant.publishing:
+                    self._publish_changes.append((stage_arn, participant.claims.participant_id, False))
                 if participant.connection is not None:
                     participant.connection.disconnect("STAGE_DELETED", "the stage was deleted")
             stage.participants.clear()
@@ -247,17 +308,20 @@ class StageRuntime:
     @asynccontextmanager
     async def _locked(self, stage_arn: str) -> AsyncIterator[LiveStage]:
         """The stage's live state under its lock; made on first use, dropped once it has nobody and no session."""
-        while True:
-            stage = self._stages.setdefault(stage_arn, LiveStage(stage_arn))
-            async with stage.lock:
-                if stage.retired:
-                    continue  # dropped while this caller waited: take the one that replaced it
-                try:
-                    yield stage
-                finally:
-                    if not stage.participants and stage.session_id is None:
-                        self._retire(stage)
-                return
+        try:
+            while True:
+                stage = self._stages.setdefault(stage_arn, LiveStage(stage_arn))
+                async with stage.lock:
+                    if stage.retired:
+                        continue  # dropped while this caller waited: take the one that replaced it
+                    try:
+                        yield stage
+                    finally:
+                        if not stage.participants and stage.session_id is None:
+                            self._retire(stage)
+                    return
+        finally:
+            await self._notify_publishing()
 
     def _retire(self, stage: LiveStage) -> None:
         stage.retired = True
@@ -278,11 +342,11 @@ class StageRuntime:
         participant = stage.participants[claims.participant_id] = LiveParticipant(claims)
         return participant
 
-    async def _fail(self, claims: ParticipantClaims, failure: Event) -> None:
+    async def _fail(self, claims: ParticipantClaims, failure: Event, client: ClientInfo | None = None) -> None:
         """Records a failed publish or subscribe; the attempt makes a WHIP-only client a participant."""
         async with self._locked(claims.stage_arn) as stage:
             try:
-                participant = await self._present(stage, claims, ClientInfo())
+                participant = await self._present(stage, claims, client or ClientInfo())
             except JoinRefused:
                 return  # the stage is gone or the participant was kicked: no session to record it in
             await self._records.record(stage.arn, _session(stage), claims.participant_id, [failure])
@@ -309,6 +373,8 @@ class StageRuntime:
         events += [event("SUBSCRIBE_STOPPED", publisher) for publisher in participant.subscriptions]
         events.append(event("LEFT"))
         await self._records.record(stage.arn, _session(stage), participant_id, events, state="DISCONNECTED")
+        if participant.publishing:
+            self._publish_changes.append((stage.arn, participant_id, False))
         del stage.participants[participant_id]
         _cancel(participant.leave_task)
         if participant.publishing or kicked:
@@ -330,6 +396,23 @@ class StageRuntime:
         for participant in stage.participants.values():
             if participant.connection is not None:
                 participant.connection.push_state(state)
+
+    async def _notify_publishing(self) -> None:
+        """Tells the listeners in the order the changes were recorded: one caller at a time drains the
+        queue, so a participant's stop never overtakes its start."""
+        if self._notifying:
+            return
+        self._notifying = True
+        try:
+            while self._publish_changes:
+                stage_arn, participant_id, publishing = self._publish_changes.pop(0)
+                for listener in list(self._publish_listeners):
+                    try:
+                        await listener(stage_arn, participant_id, publishing)
+                    except Exception:
+                        log.exception("publish listener failed for %s on %s", participant_id, stage_arn)
+        finally:
+            self._notifying = False
 
     async def _notify_kicked(self, stage_arn: str, participant_id: str) -> None:
         for listener in list(self._kick_listeners):

@@ -23,6 +23,14 @@ class RosterEntry:
 
 
 @dataclass(frozen=True)
+class ParticipantInfo:
+    """A live participant as other parts of the server see it: its session and roster entry."""
+
+    session_id: str
+    entry: RosterEntry
+
+
+@dataclass(frozen=True)
 class StageState:
     """One STAGE_STATE: the publishing participants and those kicked since the previous state.
 

@@ -69,7 +69,7 @@ class Participant(Base):
     user_id: Mapped[str] = mapped_column(String(128), default="")
     state: Mapped[str] = mapped_column(String(16), default="CONNECTED")
     published: Mapped[bool] = mapped_column(Boolean, default=False)
-    recording_state: Mapped[str] = mapped_column(String(16), default="DISABLED")
+    recording_state: Mapped[str] = mapped_column(String(16), default="DISABLED", index=True)
     first_join_time: Mapped[datetime | None] = mapped_column(default=None)
     # attributes, client info (ispName, osName, …), recording prefix, protocol, replication fields
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -165,8 +165,30 @@ class Composition(Base):
     destinations: Mapped[list[Any]] = mapped_column(JSON, default=list)
     start_time: Mapped[datetime | None] = mapped_column(default=None)
     end_time: Mapped[datetime | None] = mapped_column(default=None)
-    idempotency_token: Mapped[str] = mapped_column(String(64), default="")
+    idempotency_token: Mapped[str] = mapped_column(String(64), default="", index=True)
     request_digest: Mapped[str] = mapped_column(String(64), default="")
+    # why it is stopping, stopped or failed: the reason of a Session Failure event
+    reason: Mapped[str] = mapped_column(String(256), default="")
+
+
+class ParticipantReplication(Base):
+    """One StartParticipantReplication (docs 7.2): a source stage's publisher replicated into a destination stage.
+
+    ACTIVE rows are what the replicator keeps live; a stopped replication stays listed as STOPPED.
+    """
+
+    __tablename__ = "participant_replications"
+    __table_args__ = (Index("ix_participant_replications_source", "source_stage_arn", "participant_id", "pk"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_stage_arn: Mapped[str] = mapped_column(String(256))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    destination_stage_arn: Mapped[str] = mapped_column(String(256), index=True)
+    source_session_id: Mapped[str] = mapped_column(String(16), default="")
+    destination_session_id: Mapped[str] = mapped_column(String(16), default="")
+    replication_state: Mapped[str] = mapped_column(String(16), default="ACTIVE", index=True)
+    reconnect_window_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ResourceReference(Base):

@@ -37,6 +37,12 @@ def load_or_create_server_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    save_key_file(path, pem)
+    return key
+
+
+def save_key_file(path: Path, pem: bytes) -> None:
+    """Writes a private key atomically (a crash leaves the old file or the new one), readable by its owner only."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -44,7 +50,6 @@ def load_or_create_server_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
         handle.flush()
         os.fsync(handle.fileno())
     tmp.rename(path)
-    return key
 
 
 class TokenIssuer:

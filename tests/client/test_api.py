@@ -46,7 +46,6 @@ from openstage.client.api import (
     Video,
 )
 from openstage.client.wire import Shape
-from openstage.control.registry import PENDING
 from tests.seed import EPOCH, arn, composition, event, participant, seed, stage_session
 from tests.server import Server
 
@@ -86,8 +85,8 @@ def test_stage_lifecycle_with_typed_shapes(client: IvsRealTimeClient, server: Se
         assert stage.endpoints == StageEndpoints(
             events=f"ws://{host}/events",
             whip=f"{server.url}/whip",
-            rtmp=f"rtmp://{host.split(':')[0]}:1935/app/",
-            rtmps=f"rtmps://{host.split(':')[0]}:1936/app/",
+            rtmp=f"rtmp://{host.split(':')[0]}:{server.rtmp_ports[0]}/app/",
+            rtmps=f"rtmps://{host.split(':')[0]}:{server.rtmp_ports[1]}/app/",
         )
         stored = stage.auto_participant_recording_configuration
         assert stored is not None and stored.storage_configuration_arn == storage.storage_configuration.arn
@@ -305,13 +304,15 @@ def test_compositions(client: IvsRealTimeClient, server: Server) -> None:
 
     stage_arn = asyncio.run(create())
     encoder = arn("encoder-configuration")
-    stopped = composition(stage_arn, encoder, state="STOPPED")
+    # Ended a minute ago: a composition that ended over five minutes ago is gone from Get and List (docs 5.2).
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=6)
+    stopped = composition(stage_arn, encoder, state="STOPPED", start=start)
     seed(server, stopped)
 
     async def main() -> None:
         got = (await client.get_composition(arn=stopped.arn)).composition
         assert got.state is CompositionState.STOPPED and got.stage_arn == stage_arn
-        assert got.start_time == EPOCH and got.end_time == EPOCH + timedelta(minutes=5)
+        assert got.start_time == start and got.end_time == start + timedelta(minutes=5)
         assert got.layout.grid is not None and got.layout.grid.grid_gap == 2
         channel, recording = got.destinations
         assert channel.state is DestinationState.STOPPED
@@ -327,7 +328,7 @@ def test_compositions(client: IvsRealTimeClient, server: Server) -> None:
         assert s3.thumbnail_configurations[0].storage == [ThumbnailStorageType.SEQUENTIAL]
         assert recording.detail is not None and recording.detail.s3 is not None
         assert recording.detail.s3.recording_prefix.endswith("/composite")
-        assert recording.start_time == EPOCH + timedelta(seconds=2)
+        assert recording.start_time == start + timedelta(seconds=2)
 
         page = await client.list_compositions(filter_by_stage_arn=stage_arn)
         (summary,) = page.compositions
@@ -370,11 +371,11 @@ def test_paginator_walks_every_page(client: IvsRealTimeClient, server: Server) -
     asyncio.run(main())
 
 
-# --- operations that wait for later features ---------------------------------------------------
+# --- operations that arrived with later features ------------------------------------------------
 
 
 def later_feature_calls(stage_arn: str) -> dict[str, dict[str, Any]]:
-    """Valid arguments for the operations pending when the client was written.
+    """Valid arguments for the operations that answered 501 when the client was written.
 
     The stage exists, so the answer is about the operation, not a 404 for the stage.
     """
@@ -413,23 +414,17 @@ def later_stage(client: IvsRealTimeClient) -> str:
         "list_participant_replicas",
     ],
 )
-def test_operation_waiting_for_a_feature(client: IvsRealTimeClient, later_stage: str, method: str) -> None:
-    """While pending: the generic error, code NotImplementedException, 501. Once built: a typed answer."""
-    operation = "".join(word.title() for word in method.split("_"))
+def test_operations_of_later_features_answer_typed(client: IvsRealTimeClient, later_stage: str, method: str) -> None:
+    """Each answers with its typed response or one of the model's typed errors, never a generic one."""
 
     async def main() -> None:
         try:
             response = await getattr(client, method)(**later_feature_calls(later_stage)[method])
         except IvsRealTimeError as error:
             assert error.request_id
-            if operation in PENDING:
-                assert type(error) is IvsRealTimeError  # no modelled class for this code
-                assert (error.code, error.status) == ("NotImplementedException", 501)
-                assert PENDING[operation] in error.message
-            else:
-                assert type(error) in ERRORS.values(), error
+            assert type(error) in ERRORS.values(), error
         else:
-            assert operation not in PENDING and isinstance(response, Shape)
+            assert isinstance(response, Shape)
 
     asyncio.run(main())
 

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from openstage.control.errors import SECURITY_HEADERS
-from openstage.control.registry import PENDING
 from tests.server import signed_request
 
 
@@ -93,57 +92,6 @@ def test_wrong_types_are_validation_errors(server):
     assert (status, code) == (400, "ValidationException")
     assert "Member must be a string" in body["message"]
     assert "Member must be an integer" in body["message"]
-
-
-STAGE = "arn:aws:ivs:us-east-1:123456789012:stage/AbCdEf123456"
-
-
-@pytest.mark.parametrize(
-    "operation, method, arguments",
-    [
-        (
-            "StartComposition",
-            "start_composition",
-            {
-                "stageArn": STAGE,
-                "destinations": [
-                    {"channel": {"channelArn": "arn:aws:ivs:us-east-1:123456789012:channel/AbCdEf123456"}}
-                ],
-            },
-        ),
-        ("StopComposition", "stop_composition", {"arn": "arn:aws:ivs:us-east-1:123456789012:composition/AbCdEf123456"}),
-        (
-            "StartParticipantReplication",
-            "start_participant_replication",
-            {"sourceStageArn": STAGE, "destinationStageArn": STAGE, "participantId": "p"},
-        ),
-        (
-            "StopParticipantReplication",
-            "stop_participant_replication",
-            {"sourceStageArn": STAGE, "destinationStageArn": STAGE, "participantId": "p"},
-        ),
-        ("ListParticipantReplicas", "list_participant_replicas", {"sourceStageArn": STAGE, "participantId": "p"}),
-    ],
-)
-def test_pending_operations_answer_not_implemented_naming_the_feature(ivs, operation, method, arguments):
-    from botocore.exceptions import ClientError
-
-    with pytest.raises(ClientError) as error:
-        getattr(ivs, method)(**arguments)
-    assert error.value.response["Error"]["Code"] == "NotImplementedException"
-    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert PENDING[operation] in error.value.response["Error"]["Message"]
-
-
-def test_every_pending_operation_is_tested():
-    tested = {
-        "StartComposition",
-        "StopComposition",
-        "StartParticipantReplication",
-        "StopParticipantReplication",
-        "ListParticipantReplicas",
-    }
-    assert set(PENDING) == tested
 
 
 def test_deeply_nested_json_is_400_not_500(server):

@@ -6,6 +6,7 @@ from openstage.control.handlers import (  # noqa: F401
     ingest_configurations,
     participants,
     public_keys,
+    replication,
     sessions,
     stages,
     storage_configurations,

@@ -127,6 +127,7 @@ async def update_ingest_configuration(ctx: Context, params: dict[str, Any]) -> d
 
 @operation("DeleteIngestConfiguration")
 async def delete_ingest_configuration(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """With ``force``, an ACTIVE configuration's encoders are disconnected (docs 7.1) once it is gone."""
     async with ctx.db.write() as session:
         row = await get_or_404(session, IngestConfiguration, params["arn"], KIND, for_update=True)
         if row.state == "ACTIVE" and not params.get("force"):
@@ -134,8 +135,15 @@ async def delete_ingest_configuration(ctx: Context, params: dict[str, Any]) -> d
                 f"{KIND} {row.arn} is ACTIVE (an encoder is publishing with it); "
                 "pass force: true to disconnect the encoder and delete it anyway."
             )
+        publishing = [row.participant_id, *(entry["participantId"] for entry in row.redundant_credentials)]
+        stage_arn = row.stage_arn if row.state == "ACTIVE" else ""
         await remove_tags(session, row.arn)
         await session.delete(row)
+    for participant_id in publishing if stage_arn else []:
+        # Through the cluster: the encoder is connected to the node hosting the stage, maybe not this one.
+        await ctx.cluster.disconnect_participant(
+            stage_arn, participant_id, "ingest configuration deleted", refuse=False
+        )
     return {}
 
 

@@ -41,7 +41,7 @@ async def disconnect_participant(ctx: Context, params: dict[str, Any]) -> dict[s
         ingest = await _ingest_configuration(session, participant_id)
         if ingest is not None and ingest.stage_arn == stage_arn and ingest.state == "ACTIVE":
             ingest.stage_arn = ""
-    await ctx.runtime.disconnect_participant(stage_arn, participant_id, params.get("reason", ""), refuse=ingest is None)
+    await ctx.cluster.disconnect_participant(stage_arn, participant_id, params.get("reason", ""), refuse=ingest is None)
     return {}
 
 

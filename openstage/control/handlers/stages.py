@@ -9,13 +9,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage import ids
+from openstage.composition.records import stop_compositions
 from openstage.control.context import Context
-from openstage.control.errors import not_found
+from openstage.control.errors import ConflictException, not_found
 from openstage.control.handlers.tokens import check_attributes, mint_token
 from openstage.control.pagination import paginate
 from openstage.control.registry import operation
 from openstage.control.resources import check_quota, get_or_404, get_tags, put_tags, remove_tags, tags_for
-from openstage.store.models import IngestConfiguration, Stage, StageSession, StorageConfiguration
+from openstage.recording.records import IN_PROGRESS
+from openstage.store.models import IngestConfiguration, Participant, Stage, StageSession, StorageConfiguration
 
 # What GetStage echoes when recording is off (docs 2.1): every field, defaulted.
 DEFAULT_RECORDING: dict[str, Any] = {
@@ -49,6 +51,20 @@ async def _check_storage(session: AsyncSession, config: dict[str, Any]) -> None:
     arn = config["storageConfigurationArn"]
     if arn:
         await get_or_404(session, StorageConfiguration, arn, "StorageConfiguration")
+
+
+async def _refuse_while_recording(session: AsyncSession, stage_arn: str) -> None:
+    """A recording under way keeps the configuration it started with: AWS answers 409 (docs 6)."""
+    recorded = await session.scalar(
+        select(Participant.participant_id)
+        .where(Participant.stage_arn == stage_arn, Participant.recording_state.in_(IN_PROGRESS))
+        .limit(1)
+    )
+    if recorded is not None:
+        raise ConflictException(
+            f"Stage {stage_arn} is recording participant {recorded}: autoParticipantRecordingConfiguration "
+            "cannot be changed while a participant recording is active."
+        )
 
 
 async def active_sessions(session: AsyncSession, stage_arns: list[str]) -> dict[str, str]:
@@ -125,6 +141,8 @@ async def update_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if "autoParticipantRecordingConfiguration" in params:
             recording = recording_configuration(params["autoParticipantRecordingConfiguration"])
             await _check_storage(session, recording)
+            if recording != stage.auto_recording:
+                await _refuse_while_recording(session, stage.arn)
             stage.auto_recording = recording
         await session.flush()
         view = await stage_view(ctx, session, stage, active_session_id)
@@ -134,7 +152,7 @@ async def update_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 @operation("DeleteStage")
 async def delete_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Deletes the stage, then disconnects everyone on it with STAGE_DELETED (model DeleteStage)."""
-    async with ctx.runtime.deleting_stage(params["arn"]), ctx.db.write() as session:
+    async with ctx.cluster.deleting_stage(params["arn"]), ctx.db.write() as session:
         stage = await get_or_404(session, Stage, params["arn"], "Stage")
         # An encoder publishing into this stage loses its target (docs 2.1, model DeleteStage).
         await session.execute(
@@ -145,6 +163,8 @@ async def delete_stage(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         await session.execute(delete(StageSession).where(StageSession.stage_arn == stage.arn))
         await remove_tags(session, stage.arn)
         await session.delete(stage)
+        await stop_compositions(session, stage.arn, "the stage was deleted")
+    ctx.compositions.notify()
     return {}
 
 

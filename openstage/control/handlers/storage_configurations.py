@@ -3,7 +3,9 @@ ListStorageConfigurations."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -11,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openstage import ids
 from openstage.control.context import Context
-from openstage.control.errors import ConflictException, ValidationException
+from openstage.control.errors import AccessDeniedException, ConflictException, ValidationException
 from openstage.control.pagination import paginate
 from openstage.control.registry import operation
 from openstage.control.resources import check_quota, get_or_404, put_tags, refuse_if_used, remove_tags, tags_for
+from openstage.storage.base import BucketError, BucketMissing
 from openstage.store.models import Stage, StorageConfiguration
 
 # S3's naming rules beyond the model's [a-z0-9-.]+: letters or digits at both ends, no "..".
@@ -30,6 +33,17 @@ def check_bucket_name(name: str) -> None:
             f"s3.bucketName {name!r} is not a valid S3 bucket name: it must begin and end with a lowercase "
             "letter or digit and may not contain two adjacent periods."
         )
+
+
+async def on_bucket(step: Callable[[str], None], bucket: str) -> None:
+    """Runs a storage backend's bucket step off the loop. A missing bucket is a bad request; one we may not
+    write to is refused as AWS refuses access."""
+    try:
+        await asyncio.to_thread(step, bucket)
+    except BucketMissing as error:
+        raise ValidationException(error.message) from None
+    except BucketError as error:
+        raise AccessDeniedException(error.message) from None
 
 
 async def refuse_if_recording(session: AsyncSession, arn: str) -> None:
@@ -57,6 +71,8 @@ async def storage_view(session: AsyncSession, row: StorageConfiguration) -> dict
 async def create_storage_configuration(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     s3 = params["s3"]
     check_bucket_name(s3["bucketName"])
+    # Before the transaction: an S3 endpoint's answer may take seconds, and no write should wait on it.
+    await on_bucket(ctx.storage.check_bucket, s3["bucketName"])
     async with ctx.db.write() as session:
         await check_quota(ctx, session, StorageConfiguration, "storage_configurations", "storage configurations")
         row = StorageConfiguration(
@@ -68,9 +84,9 @@ async def create_storage_configuration(ctx: Context, params: dict[str, Any]) -> 
         await put_tags(session, row.arn, params.get("tags"))
         await session.flush()
         view = await storage_view(session, row)
-        # Where AWS would grant itself access to an existing bucket, the local backend makes the folder:
-        # last, so a request refused above leaves none behind.
-        ctx.storage.ensure_bucket(s3["bucketName"])
+        # Where AWS grants itself access to the bucket, the local backend makes its folder: last, so a
+        # request refused above leaves no folder behind.
+        await on_bucket(ctx.storage.prepare_bucket, s3["bucketName"])
     return {"storageConfiguration": view}
 
 

@@ -1,12 +1,14 @@
-"""GetComposition and ListCompositions through boto3.
+"""GetComposition and ListCompositions over seeded rows, through boto3.
 
-StartComposition arrives with server-side composition, so the tests seed composition rows
-(and the encoder/storage references StartComposition records) into the server's database.
+The tests seed composition rows (and the encoder/storage references StartComposition records)
+into the server's database, to check exactly what Get and List answer for each shape of row;
+StartComposition and StopComposition themselves are tested in tests/composition/test_api.py.
+Stopped rows end a minute ago: older ones are already gone from Get and List (docs 5.2).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from tests.seed import EPOCH, arn, composition, references, seed
 from tests.shapes import assert_matches_output
 
 MAX_PAGES = 200
+# Whole seconds; a stopped composition seeded from here ended a minute ago (it runs five minutes).
+RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=6)
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def test_get_composition_not_found(ivs):
 
 def test_get_composition_returns_the_full_resource(ivs, server, stage_arn):
     encoder = arn("encoder-configuration")
-    row = composition(stage_arn, encoder, state="STOPPED")
+    row = composition(stage_arn, encoder, state="STOPPED", start=RECENT)
     seed(server, row, *references(row), Tag(resource_arn=row.arn, key="show", value="morning"))
     response = ivs.get_composition(arn=row.arn)
     assert_matches_output("GetComposition", response)
@@ -68,8 +72,8 @@ def test_get_composition_returns_the_full_resource(ivs, server, stage_arn):
         "state": "STOPPED",
         "layout": {"grid": {"featuredParticipantAttribute": "", "gridGap": 2, "omitStoppedVideo": False}},
         "tags": {"show": "morning"},
-        "startTime": EPOCH,
-        "endTime": EPOCH + timedelta(minutes=5),
+        "startTime": RECENT,
+        "endTime": RECENT + timedelta(minutes=5),
     }
     assert len(got["destinations"]) == 2
     for answered, stored in zip(got["destinations"], row.destinations, strict=True):
@@ -94,8 +98,8 @@ def test_active_composition_has_no_end_times(ivs, server, stage_arn):
 def test_list_compositions_by_stage_newest_first_with_summaries(ivs, server, stage_arn):
     other_stage = ivs.create_stage(name="elsewhere")["stage"]["arn"]
     encoder = arn("encoder-configuration")
-    older = composition(stage_arn, encoder, state="STOPPED", start=EPOCH)
-    newer = composition(stage_arn, encoder, start=EPOCH + timedelta(hours=1))
+    older = composition(stage_arn, encoder, state="STOPPED", start=RECENT)
+    newer = composition(stage_arn, encoder, start=RECENT + timedelta(minutes=1))
     theirs = composition(other_stage, encoder)
     seed(server, older, theirs, newer)
     response = ivs.list_compositions(filterByStageArn=stage_arn)
@@ -109,14 +113,14 @@ def test_list_compositions_by_stage_newest_first_with_summaries(ivs, server, sta
             {
                 "id": d["id"],
                 "state": "STOPPED",
-                "startTime": EPOCH + timedelta(seconds=2),
-                "endTime": EPOCH + timedelta(minutes=5),
+                "startTime": RECENT + timedelta(seconds=2),
+                "endTime": RECENT + timedelta(minutes=5),
             }
             for d in older.destinations
         ],
         "state": "STOPPED",
-        "startTime": EPOCH,
-        "endTime": EPOCH + timedelta(minutes=5),
+        "startTime": RECENT,
+        "endTime": RECENT + timedelta(minutes=5),
         "tags": {},
     }
 

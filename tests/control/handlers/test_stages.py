@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import update
 
+from openstage.store.models import Participant
+from tests.seed import participant, run_in_db, seed, stage_session
 from tests.shapes import assert_matches_output
 
 DEFAULT_RECORDING = {
@@ -32,8 +35,8 @@ def test_create_stage_echoes_defaults_and_endpoints(ivs, server):
     assert stage["endpoints"] == {
         "events": f"ws://{host}/events",
         "whip": f"{server.url}/whip",
-        "rtmp": f"rtmp://{host.split(':')[0]}:1935/app/",
-        "rtmps": f"rtmps://{host.split(':')[0]}:1936/app/",
+        "rtmp": f"rtmp://{host.split(':')[0]}:{server.rtmp_ports[0]}/app/",
+        "rtmps": f"rtmps://{host.split(':')[0]}:{server.rtmp_ports[1]}/app/",
     }
     assert response["participantTokens"] == []
 
@@ -173,3 +176,31 @@ def test_stage_quota_is_402(make_server):
     assert error.value.response["Error"]["Code"] == "ServiceQuotaExceededException"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 402
     assert "2" in error.value.response["Error"]["Message"]
+
+
+def test_update_stage_refuses_recording_changes_while_a_recording_is_active(ivs, server):
+    """docs 6: the configuration a recording started with holds until it ends (409); other fields may change."""
+    storage = ivs.create_storage_configuration(s3={"bucketName": "update-while-recording"})["storageConfiguration"]
+    config = {"storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_ONLY"]}
+    stage_arn = ivs.create_stage(autoParticipantRecordingConfiguration=config)["stage"]["arn"]
+    session = stage_session(stage_arn, minutes=None)
+    recorded = participant(session, published=True, recording_state="ACTIVE")
+    seed(server, session, recorded)
+    with pytest.raises(ClientError) as refused:
+        ivs.update_stage(arn=stage_arn, autoParticipantRecordingConfiguration={**config, "mediaTypes": ["NONE"]})
+    error = refused.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("ConflictException", 409)
+    assert recorded.participant_id in error["Error"]["Message"]
+    assert ivs.update_stage(arn=stage_arn, name="renamed")["stage"]["name"] == "renamed"
+    unchanged = ivs.update_stage(arn=stage_arn, autoParticipantRecordingConfiguration=config)  # the same: no change
+    assert unchanged["stage"]["autoParticipantRecordingConfiguration"]["mediaTypes"] == ["AUDIO_ONLY"]
+
+    run_in_db(server, lambda db: _set_recording_state(db, recorded.participant_id, "STOPPED"))
+    updated = ivs.update_stage(arn=stage_arn, autoParticipantRecordingConfiguration={**config, "mediaTypes": ["NONE"]})
+    assert updated["stage"]["autoParticipantRecordingConfiguration"]["mediaTypes"] == ["NONE"]
+
+
+async def _set_recording_state(session, participant_id: str, state: str) -> None:
+    await session.execute(
+        update(Participant).where(Participant.participant_id == participant_id).values(recording_state=state)
+    )

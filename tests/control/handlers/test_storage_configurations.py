@@ -226,3 +226,18 @@ def test_quota_is_402_and_bounds_the_default_page(backend, make_server):
     assert_matches_output("ListStorageConfigurations", rest)
     assert [c["arn"] for c in rest["storageConfigurations"]] == mine[2:]
     assert "nextToken" not in rest
+
+
+def test_a_bucket_that_cannot_be_made_is_refused_as_access_denied(ivs, server):
+    """The local backend's bucket is a folder: a file in its place is a bucket nobody may write to."""
+    name = bucket()
+    root = server.data_dir / "buckets"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text("not a folder")
+    with pytest.raises(ClientError) as refused:
+        ivs.create_storage_configuration(s3={"bucketName": name})
+    code, status, message = error_of(refused)
+    assert (code, status) == ("AccessDeniedException", 403)
+    assert name in message
+    listed = ivs.list_storage_configurations()["storageConfigurations"]
+    assert name not in [config["s3"]["bucketName"] for config in listed]

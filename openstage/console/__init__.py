@@ -1,0 +1,1 @@
+"""The browser side of openstage: the live console (console_*.py) and the join page, served by ``openstage serve``."""

@@ -1,0 +1,1 @@
+"""Individual participant recording (docs 6), and the HLS/thumbnail writer composition shares (hls.py)."""

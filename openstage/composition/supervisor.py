@@ -1,14 +1,15 @@
 """Runs the compositions the control plane asks for, and ends them (docs 5.2).
 
-The handlers only write rows (and wake it through ``Context.compositions``); the supervisor
+The handlers only write rows (and wake it, see below); the supervisor
 reconciles: a STARTING row gets a pipeline, a STOPPING row has its pipeline stopped and is
 then STOPPED, and a running pipeline is asked to stop after ``composition_idle_seconds``
 without publishers or ``composition_max_seconds`` in all. Besides being woken it looks every
 second. Compositions that ended more than ``composition_retention_seconds`` ago are deleted.
 In a cluster, a composition runs on the node hosting its stage (the first supervisor to look
-places the stage if nobody has joined yet), since that is where its publishers' media arrives;
-every node's supervisor reads every row but opens and stops only its own stages' pipelines. The
-handlers wake the hosting node's supervisor through the cluster (command ``composition.wake``).
+places the stage if nobody has joined yet, and keeps it placed while the composition runs),
+since that is where its publishers' media arrives; every node's supervisor reads every row but
+opens and stops only its own stages' pipelines. The handlers wake the hosting node's supervisor
+through the cluster (command ``composition.wake``).
 
 What the pipelines' threads report is written in order per composition (one chain of
 transactions each), so a Destination Reconnecting never precedes the Session Start.
@@ -152,7 +153,6 @@ class CompositionSupervisor:
 
     async def _reconcile(self) -> None:
         now = time.monotonic()
-        idle_limit = self.settings.composition_idle_seconds
         for row in await self.records.running():
             pipeline = self.pipelines.get(row.arn)
             if row.state == "STOPPING":
@@ -166,13 +166,22 @@ class CompositionSupervisor:
             elif pipeline is None:
                 if row.state == "STARTING" and row.arn not in self._stopping and await self._hosted_here(row.stage_arn):
                     await self._open(row.arn)
-            elif pipeline.idle_since is not None and now - pipeline.idle_since >= idle_limit:
-                await self.records.request_stop(row.arn, f"no participant published for {idle_limit:g} seconds")
-                self._stop(row.arn)
-            elif now - pipeline.started_at >= self.settings.composition_max_seconds:
-                await self.records.request_stop(row.arn, "the composition reached its maximum duration")
-                self._stop(row.arn)
+            else:
+                await self._check_limits(row.arn, row.stage_arn, pipeline, now)
         await self.records.purge(self.settings.composition_retention_seconds)
+
+    async def _check_limits(self, arn: str, stage_arn: str, pipeline: Pipeline, now: float) -> None:
+        """Stops a running composition idle or too long. Otherwise tells the cluster the stage is in use here, so a
+        stage nobody has joined stays placed here and its first participant comes to the composition."""
+        idle_limit = self.settings.composition_idle_seconds
+        if pipeline.idle_since is not None and now - pipeline.idle_since >= idle_limit:
+            await self.records.request_stop(arn, f"no participant published for {idle_limit:g} seconds")
+            self._stop(arn)
+        elif now - pipeline.started_at >= self.settings.composition_max_seconds:
+            await self.records.request_stop(arn, "the composition reached its maximum duration")
+            self._stop(arn)
+        else:
+            await self.node.place(stage_arn)
 
     async def _hosted_here(self, stage_arn: str) -> bool:
         """Whether the stage's media is on this node (placing the stage here if it is nowhere yet)."""

@@ -166,7 +166,7 @@ class ReplicaHost:
             while True:
                 kind, packet, keyframe = decode_frame(await websocket.receive_bytes())
                 hosted.publication.deliver(kind, packet, keyframe)
-        except (WebSocketDisconnect, RuntimeError, KeyError, struct.error):
+        except (WebSocketDisconnect, RuntimeError, IndexError, struct.error):  # gone, or not a frame
             pass
         finally:
             asking.cancel()

@@ -115,10 +115,11 @@ def make_cluster(cluster_services: None, tmp_path_factory: pytest.TempPathFactor
 
     yield make
     client = redis.Redis.from_url(REDIS_URL)
-    for nodes in made:
+    for nodes in made:  # every node first: a database that cannot be dropped must leave no node running
         for server in nodes.servers.values():
             if server.process is not None and server.process.poll() is None:
                 server.stop()
+    for nodes in made:
         nodes.receiver.close()
         drop_postgres_database(nodes.database_url)
         keys = list(client.scan_iter(f"openstage:{nodes.name}:*"))

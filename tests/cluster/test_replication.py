@@ -9,8 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from openstage.client import Participant
+from openstage.replication.remote import SECRET_HEADER
 from tests.cluster.conftest import Nodes
 from tests.cluster.test_node import LOOPBACK, others, publish, run, token, wait_until
 
@@ -115,3 +118,14 @@ def test_a_replica_in_a_stage_live_on_another_node_gets_the_frames_over_the_netw
             assert alice.participant_id not in bob.roster
 
     run(scenario(), timeout=120)
+
+
+def test_the_replica_socket_admits_no_unknown_link(nodes: Nodes) -> None:
+    async def scenario() -> None:
+        url = nodes["a"].url.replace("http", "ws", 1) + "/cluster/replicas/guessed"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers={SECRET_HEADER: "guessed"}):
+                pass
+        assert refused.value.response.status_code == 403
+
+    run(scenario(), timeout=30)

@@ -58,7 +58,6 @@ async def start_participant_replication(ctx: Context, params: dict[str, Any]) ->
         raise ValidationException(
             f"Participant {participant_id} is not publishing in stage {source}: only a publisher can be replicated."
         )
-    await _place_destination(ctx, source, destination)
     async with ctx.db.write() as session:
         await ctx.db.lock(session, f"replication:{source}:{participant_id}")
         active = list((await session.scalars(_active(source, participant_id))).all())
@@ -78,6 +77,7 @@ async def start_participant_replication(ctx: Context, params: dict[str, Any]) ->
                 attributes=params.get("attributes") or {},
             )
         )
+    await _place_destination(ctx, source, destination)
     await ctx.cluster.call_host(source, "replication.wake", {})
     return {}
 

@@ -19,6 +19,8 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from openstage.client import Participant
 from openstage.client.pattern import PatternVideoTrack, ToneAudioTrack
@@ -26,6 +28,8 @@ from openstage.composition import channels
 from openstage.composition.layout import Member, Rect, layout, with_defaults
 from tests.composition.helpers import composition_events, wait_for
 from tests.composition.rtmp_target import RtmpTarget, available, nginx_rtmp
+from tests.dataplane.test_events import self_signed
+from tests.events_client import claims_of
 from tests.seed import arn
 from tests.server import Server
 
@@ -352,3 +356,48 @@ def test_stopped_video_is_relaid_out_live(ivs: Any, media_server: Server, rtmp: 
     assert_colour(frame, alone[0].dest or alone[0].slot, "blue", "after red stopped its video")
     both = expected_tiles(done["ids"], {"red": {}, "blue": {}}, layout_config)
     assert both["blue"] != alone[0].slot  # the picture really changed layout
+
+
+def test_a_token_exchange_relays_out_live(ivs: Any, media_server: Server, rtmp: RtmpTarget) -> None:
+    """A publisher swaps in a token with the featured attribute mid-composition: it becomes the large tile."""
+    stage = ivs.create_stage(name="exchange")["stage"]
+    channel_arn = arn("channel")
+    channels.add(media_server.data_dir, channel_arn, rtmp.url("exchange"))
+    encoder_arn = ivs.create_encoder_configuration(video=VIDEO)["encoderConfiguration"]["arn"]
+    layout_config = {"grid": {"featuredParticipantAttribute": "guest"}}
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = ivs.import_public_key(publicKeyMaterial=pem.decode(), name="exchange")["publicKey"]["arn"]
+    before = self_signed(key, kid, stage, user_id="blue")
+    claims = claims_of(before)
+    same = {name: claims[name] for name in ("jti", "iat", "exp")}
+    featured = self_signed(key, kid, stage, user_id="blue", attributes={"guest": "true"}, **same)
+    ids: dict[str, str] = {}
+
+    async def scenario() -> None:
+        async with AsyncExitStack() as stack:
+            people = {"red": Participant(token(ivs, stage["arn"], "red"), ice_addresses=LOOPBACK)}
+            people["blue"] = Participant(before, ice_addresses=LOOPBACK)
+            for colour, person in people.items():
+                await stack.enter_async_context(person)
+                await person.publish(video=PatternVideoTrack(*PUBLISHED, colour=COLOURS[colour]))
+                ids[colour] = person.participant_id
+            composition_arn = ivs.start_composition(
+                stageArn=stage["arn"],
+                layout=layout_config,
+                destinations=[{"channel": {"channelArn": channel_arn, "encoderConfigurationArn": encoder_arn}}],
+            )["composition"]["arn"]
+            await asyncio.to_thread(wait_for, lambda: state(ivs, composition_arn)["state"] == "ACTIVE", "ACTIVE")
+            await asyncio.sleep(2)
+            await people["blue"].exchange_token(featured)
+            await asyncio.sleep(3)
+            ivs.stop_composition(arn=composition_arn)
+            await asyncio.to_thread(wait_for, lambda: state(ivs, composition_arn)["state"] == "STOPPED", "STOPPED")
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))
+    frame, _, _, _ = last_frame(rtmp.recording("exchange"))
+    after = expected_tiles(ids, {"red": {}, "blue": {"guest": "true"}}, layout_config)
+    for colour, rect in after.items():
+        assert_colour(frame, rect, colour, "after blue's token exchange")
+    plain = expected_tiles(ids, {"red": {}, "blue": {}}, layout_config)
+    assert after["blue"].width > after["red"].width and after["blue"] != plain["blue"]  # the layout really changed

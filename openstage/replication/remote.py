@@ -126,7 +126,7 @@ class ReplicaHost:
         held.append(hosted)
         try:
             claims = replica_claims(destination, participant_id, args["user_id"], args["attributes"])
-            await self._runtime.publish_started(claims, ClientInfo())
+            await self._runtime.publish_started(claims, ClientInfo(replica=True))
         except BaseException:
             await publication.close("the replica could not join")
             raise

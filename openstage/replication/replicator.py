@@ -235,7 +235,7 @@ class Replicator:
         replica.source_session_id = info.session_id
         try:
             await self._runtime.publish_started(
-                _claims(replica, info.entry.user_id, info.entry.attributes), ClientInfo()
+                _claims(replica, info.entry.user_id, info.entry.attributes), ClientInfo(replica=True)
             )
         except (StageAtCapacity, JoinRefused) as error:
             log.info("replica of %s cannot join %s: %s", pid, replica.destination, error)

@@ -23,6 +23,7 @@ class ClientInfo:
     platform: str = ""  # X-Stages-Platform: web, android, ios
     protocol: str = "WHIP"  # the participant's protocol (docs 3.2): RTMP or RTMPS for an encoder
     ingest_configuration_arn: str = ""  # set for an encoder publishing with an IngestConfiguration
+    replica: bool = False  # a replica of another stage's participant: its events say so (docs 3.4)
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> ClientInfo:
@@ -49,8 +50,11 @@ class ClientInfo:
         }
         return {name: _NOT_ALLOWED.sub("", value)[:_MAX_LENGTH] for name, value in fields.items()}
 
-    def protocol_fields(self) -> dict[str, str]:
+    def protocol_fields(self) -> dict[str, str | bool]:
         """How the participant connects (docs 3.2): fixed when it joins, not sanitized like what a client tells."""
+        fields: dict[str, str | bool] = {"protocol": self.protocol}
         if self.ingest_configuration_arn:
-            return {"protocol": self.protocol, "ingestConfigurationArn": self.ingest_configuration_arn}
-        return {"protocol": self.protocol}
+            fields["ingestConfigurationArn"] = self.ingest_configuration_arn
+        if self.replica:
+            fields["replica"] = True
+        return fields

@@ -94,7 +94,10 @@ class StageRecords:
                 row.user_id = claims.user_id
                 told = {name: value for name, value in fields.items() if value}
                 row.details = {**row.details, "attributes": claims.attributes, **told}
-            await _add_events(session, stage_arn, session_id, participant_id, claims.user_id, [event("JOINED")], now)
+            joined = [event("JOINED")]
+            await _add_events(
+                session, stage_arn, session_id, participant_id, claims.user_id, joined, now, client.replica
+            )
         return session_id
 
     async def record(
@@ -126,7 +129,10 @@ class StageRecords:
                     if fresh:
                         row.details = {**known, **fresh}
             user_id = row.user_id if row is not None else ""
-            emitted = await _add_events(session, stage_arn, session_id, participant_id, user_id, events, utcnow())
+            replica = _is_replica(row)
+            emitted = await _add_events(
+                session, stage_arn, session_id, participant_id, user_id, events, utcnow(), replica
+            )
         if emitted:
             self._on_commit()
 
@@ -142,7 +148,14 @@ class StageRecords:
             tokens = {"previousToken": _exchanged(previous), "newToken": _exchanged(claims)}
             exchanged = [("TOKEN_EXCHANGED", tokens)]
             await _add_events(
-                session, stage_arn, session_id, claims.participant_id, claims.user_id, exchanged, utcnow()
+                session,
+                stage_arn,
+                session_id,
+                claims.participant_id,
+                claims.user_id,
+                exchanged,
+                utcnow(),
+                _is_replica(row),
             )
         self._on_commit()
 
@@ -206,6 +219,7 @@ class StageRecords:
                     row.user_id,
                     [*events, event("LEFT")],
                     now,
+                    _is_replica(row),
                 )
             await session.execute(
                 update(StageSession).where(StageSession.session_id.in_(open_ids)).values(end_time=now)
@@ -254,10 +268,19 @@ async def _add_events(
     user_id: str,
     events: Sequence[Event],
     at: datetime,
+    replica: bool = False,
 ) -> bool:
-    """Adds the events, and the EventBridge events they cause to the outbox; True if it added any of those."""
+    """Adds the events, and the EventBridge events they cause to the outbox; True if it added any of those.
+
+    ``replica``: the participant is a replica. An event naming a remote participant says whether
+    that one is (docs 3.4), so it is looked up.
+    """
     emitted = False
     for name, details in events:
+        remote = details.get("remoteParticipantId")
+        about_replica = _is_replica(await _participant(session, session_id, remote)) if remote else replica
+        if about_replica:
+            details = {**details, "replica": True}
         session.add(
             ParticipantEvent(
                 stage_arn=stage_arn,
@@ -274,6 +297,10 @@ async def _add_events(
             await add_to_outbox(session, announced)
             emitted = True
     return emitted
+
+
+def _is_replica(row: Participant | None) -> bool:
+    return row is not None and bool(row.details.get("replica"))
 
 
 async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tuple[str, str], list[Event]]:

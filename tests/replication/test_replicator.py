@@ -126,6 +126,12 @@ def test_a_replicated_publisher_is_received_in_the_destination_stage(ivs: Any, w
     }
     names = [e["name"] for e in events(ivs, destination, pid)]
     assert names[:2] == ["JOINED", "PUBLISH_STARTED"] and "PUBLISH_STOPPED" in names
+    # The replica's own events, and the viewer's about it, say replica (docs 3.4); the source's do not.
+    assert all(e.get("replica") is True for e in events(ivs, destination, pid))
+    watched = [e for e in events(ivs, destination, viewer["participantId"]) if e.get("remoteParticipantId") == pid]
+    assert [e["name"] for e in watched] == ["SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED"]
+    assert all(e.get("replica") is True for e in watched)
+    assert not any(e.get("replica") for e in events(ivs, source, pid))
 
     def announced() -> list[dict[str, Any]]:
         return [

@@ -28,11 +28,8 @@ import argparse
 import asyncio
 import fractions
 import math
-import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +51,7 @@ from sfu import (  # noqa: E402
     encode_clip,
     encode_tone,
     post,
+    start_server,
 )
 
 from openstage.sfu.peer import configure_ice, new_peer_connection  # noqa: E402
@@ -119,23 +117,6 @@ async def publish(whip: str, token: dict[str, str], video: Clip, audio: Clip, co
     answer = await asyncio.to_thread(post, url, pc.localDescription.sdp, token["token"])
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return pc
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Output to a file (a full pipe would block the server); RTMP ports any free ones, so it runs beside others."""
-    command = [sys.executable, "-m", "openstage.cli", "serve", "--port", "0", "--data-dir", str(data_dir)]
-    command += ["--log-level", "warning", "--ice-addresses", "127.0.0.1", "--rtmp-port", "0", "--rtmps-port", "0"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSTAGE_")}
-    log = data_dir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        found = re.search(r"listening on (http://\S+)", log.read_text())
-        if found:
-            return process, found.group(1)
-        time.sleep(0.1)
-    raise RuntimeError("openstage serve did not start:\n" + log.read_text())
 
 
 def recordings(bucket: Path) -> dict[Path, list[float]]:

@@ -272,9 +272,9 @@ async def packets_received(pcs: list[RTCPeerConnection]) -> list[int]:
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The server's output goes to a file, so a chatty server never blocks on a pipe."""
+    """Output to a file (a full pipe would block the server); RTMP ports any free ones, so it runs beside others."""
     command = [sys.executable, "-m", "openstage.cli", "serve", "--port", "0", "--data-dir", str(data_dir)]
-    command += ["--log-level", "warning", "--ice-addresses", "127.0.0.1"]
+    command += ["--log-level", "warning", "--ice-addresses", "127.0.0.1", "--rtmp-port", "0", "--rtmps-port", "0"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSTAGE_")}
     log = data_dir / "server.log"
     with log.open("wb") as output:

@@ -93,11 +93,16 @@ async def bare_app(scope: dict[str, Any], receive: Callable[..., Any], send: Cal
 
 
 def serve_arguments(data_dir: Path) -> list[str]:
-    """The ``openstage`` command line both servers run: fresh data dir, SQLite, any free port, and
-    credentials, so every request's SigV4 signature is really verified (not dev mode)."""
+    """The ``openstage`` command line both servers run: fresh data dir, SQLite, any free ports (the
+    RTMP ones too, so the two run side by side), and credentials, so every request's SigV4 signature
+    is really verified (not dev mode)."""
     return [
         "serve",
         "--port",
+        "0",
+        "--rtmp-port",
+        "0",
+        "--rtmps-port",
         "0",
         "--data-dir",
         str(data_dir),

@@ -5,7 +5,6 @@ Authentication is the caller's ``authorize`` (the same gate as ``/api/events``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -14,11 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openstage.cluster.node import Cluster
+from openstage.events.stream import Authorize
 
 PATH = "/api/cluster"
 
 # Returns the response refusing the request, or None to let it through.
-Authorize = Callable[[Request], Response | None]
 
 
 async def snapshot(cluster: Cluster) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from openstage.console.console_views import change_stamp, events_after, last_event, overview
 from openstage.events.outbox import Wakeup, wait
+from openstage.events.stream import Authorize
 from openstage.store.db import Database
 
 PATH = "/api/console/feed"
@@ -29,8 +30,6 @@ FULL_CHECK_SECONDS = 10.0  # renames and tag changes move no counter: the overvi
 KEEPALIVE_SECONDS = 15.0
 BATCH = 200  # participant events read per query
 RETRY_MILLISECONDS = 2000  # how long a disconnected EventSource waits before it reconnects
-
-Authorize = Callable[[Request], Response | None]
 
 
 class ConsoleFeed:

@@ -6,7 +6,6 @@ so the console tells the same story as ListParticipantEvents.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,56 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openstage.control.handlers.stages import active_sessions
 from openstage.control.resources import get_tags, tags_for
 from openstage.events.records import iso
+from openstage.stage.records import PUBLISH_EVENTS, media_status
 from openstage.store.db import Database
 from openstage.store.models import Composition, Participant, ParticipantEvent, Stage, StageSession
 
 MAX_SESSIONS = 50  # the newest sessions a stage page lists
 MAX_EVENTS = 500  # the newest participant events a stage page shows for one session
-_PUBLISH_EVENTS = ("PUBLISH_STARTED", "PUBLISH_STOPPED")
-_MEDIA_EVENTS = (*_PUBLISH_EVENTS, "SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED")
 _CLIENT_FIELDS = ("browserName", "browserVersion", "osName", "osVersion", "sdkVersion", "ispName", "protocol")
-
-
-class MediaStatus:
-    """Who publishes and who is subscribed to whom, folded from media events in the order they happened."""
-
-    def __init__(self) -> None:
-        self.publishing: set[tuple[str, str]] = set()
-        self.subscribed: dict[tuple[str, str], dict[str, None]] = {}  # an ordered set of publisher ids
-
-    def fold(self, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> MediaStatus:
-        for session_id, participant_id, name, details in rows:
-            key = (session_id, participant_id)
-            remote = details.get("remoteParticipantId", "")
-            if name == "PUBLISH_STARTED":
-                self.publishing.add(key)
-            elif name == "PUBLISH_STOPPED":
-                self.publishing.discard(key)
-            elif name == "SUBSCRIBE_STARTED":
-                self.subscribed.setdefault(key, {})[remote] = None
-            elif name == "SUBSCRIBE_STOPPED":
-                self.subscribed.get(key, {}).pop(remote, None)
-        return self
-
-    def publishers(self, session_id: str) -> int:
-        return sum(1 for session, _ in self.publishing if session == session_id)
-
-
-async def _media_status(
-    session: AsyncSession, session_ids: list[str], names: tuple[str, ...] = _MEDIA_EVENTS
-) -> MediaStatus:
-    """``names`` narrows the events read: the overview needs who publishes, not every subscription."""
-    rows = await session.execute(
-        select(
-            ParticipantEvent.session_id,
-            ParticipantEvent.participant_id,
-            ParticipantEvent.name,
-            ParticipantEvent.details,
-        )
-        .where(ParticipantEvent.session_id.in_(session_ids), ParticipantEvent.name.in_(names))
-        .order_by(ParticipantEvent.pk)
-    )
-    return MediaStatus().fold(rows.tuples())
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -111,7 +67,7 @@ async def overview(db: Database) -> list[dict[str, Any]]:
             .where(StageSession.stage_arn.in_(arns))
             .group_by(StageSession.stage_arn),
         )
-        media = await _media_status(session, live, _PUBLISH_EVENTS)
+        media = await media_status(session, live, PUBLISH_EVENTS)
         tags = await tags_for(session, arns)
     summaries = []
     for stage in stages:
@@ -200,7 +156,7 @@ async def _session_activity(
             .order_by(Participant.pk)
         )
     )
-    media = await _media_status(session, [session_id])
+    media = await media_status(session, [session_id])
     participants = [
         {
             "participantId": row.participant_id,

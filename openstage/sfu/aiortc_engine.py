@@ -39,14 +39,8 @@ class AiortcEngine:
         self.subscriptions: dict[tuple[str, str, str], AiortcSubscription] = {}
 
     async def publish(self, stage_id: str, participant_id: str, offer_sdp: str) -> AiortcPublication:
-        key = (stage_id, participant_id)
         publication = await open_publication(stage_id, participant_id, offer_sdp, self.connect_timeout)
-        previous = self.publications.get(key)
-        self.publications[key] = publication
-        publication.on_end(self._publication_ended)
-        if previous is not None:
-            move_taps(previous.sources, publication.sources)
-            await previous.close("replaced")
+        await self._replace_publication(publication)
         return publication
 
     async def publish_local(
@@ -57,15 +51,19 @@ class AiortcEngine:
         request_keyframe: Callable[[], None] | None = None,
     ) -> LocalPublication:
         """A publication fed in-process (RTMP ingest, replicas); it replaces the participant's earlier one."""
-        key = (stage_id, participant_id)
         publication = LocalPublication(stage_id, participant_id, codecs, request_keyframe)
+        await self._replace_publication(publication)
+        return publication
+
+    async def _replace_publication(self, publication: AiortcPublication | LocalPublication) -> None:
+        """Makes ``publication`` the participant's; an earlier one hands over its taps and closes."""
+        key = (publication.stage_id, publication.participant_id)
         previous = self.publications.get(key)
         self.publications[key] = publication
         publication.on_end(self._publication_ended)
         if previous is not None:
             move_taps(previous.sources, publication.sources)
             await previous.close("replaced")
-        return publication
 
     async def subscribe(
         self, stage_id: str, subscriber_id: str, publisher_id: str, offer_sdp: str

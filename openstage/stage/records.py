@@ -8,7 +8,7 @@ The EventBridge events a change causes go into the outbox in the same transactio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,8 @@ Event = tuple[str, dict[str, Any]]
 # Given the stages with open sessions, returns those whose sessions no live node hosts (openstage/cluster).
 AbandonedFilter = Callable[[set[str]], Awaitable[set[str]]]
 
-_MEDIA_EVENTS = ("PUBLISH_STARTED", "PUBLISH_STOPPED", "SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED")
+PUBLISH_EVENTS = ("PUBLISH_STARTED", "PUBLISH_STOPPED")
+MEDIA_EVENTS = (*PUBLISH_EVENTS, "SUBSCRIBE_STARTED", "SUBSCRIBE_STOPPED")
 
 
 def event(name: str, remote_participant_id: str | None = None, error_code: str | None = None) -> Event:
@@ -303,8 +304,35 @@ def _is_replica(row: Participant | None) -> bool:
     return row is not None and bool(row.details.get("replica"))
 
 
-async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tuple[str, str], list[Event]]:
-    """The STOPPED events that would balance each participant's media events: what it still had open."""
+class MediaStatus:
+    """Who publishes and who is subscribed to whom, folded from media events in the order they happened."""
+
+    def __init__(self) -> None:
+        self.publishing: set[tuple[str, str]] = set()  # (session id, participant id)
+        self.subscribed: dict[tuple[str, str], dict[str, None]] = {}  # an ordered set of publisher ids
+
+    def fold(self, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> MediaStatus:
+        for session_id, participant_id, name, details in rows:
+            key = (session_id, participant_id)
+            remote = details.get("remoteParticipantId", "")
+            if name == "PUBLISH_STARTED":
+                self.publishing.add(key)
+            elif name == "PUBLISH_STOPPED":
+                self.publishing.discard(key)
+            elif name == "SUBSCRIBE_STARTED":
+                self.subscribed.setdefault(key, {})[remote] = None
+            elif name == "SUBSCRIBE_STOPPED":
+                self.subscribed.get(key, {}).pop(remote, None)
+        return self
+
+    def publishers(self, session_id: str) -> int:
+        return sum(1 for session, _ in self.publishing if session == session_id)
+
+
+async def media_status(
+    session: AsyncSession, session_ids: list[str], names: tuple[str, ...] = MEDIA_EVENTS
+) -> MediaStatus:
+    """``names`` narrows the events read: who publishes needs only PUBLISH_EVENTS."""
     rows = await session.execute(
         select(
             ParticipantEvent.session_id,
@@ -312,23 +340,18 @@ async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tup
             ParticipantEvent.name,
             ParticipantEvent.details,
         )
-        .where(ParticipantEvent.session_id.in_(session_ids), ParticipantEvent.name.in_(_MEDIA_EVENTS))
+        .where(ParticipantEvent.session_id.in_(session_ids), ParticipantEvent.name.in_(names))
         .order_by(ParticipantEvent.pk)
     )
-    publishing: dict[tuple[str, str], bool] = {}
-    subscribed: dict[tuple[str, str], dict[str, None]] = {}  # an ordered set of publisher ids
-    for session_id, participant_id, name, details in rows:
-        key = (session_id, participant_id)
-        remote = details.get("remoteParticipantId", "")
-        if name in ("PUBLISH_STARTED", "PUBLISH_STOPPED"):
-            publishing[key] = name == "PUBLISH_STARTED"
-        elif name == "SUBSCRIBE_STARTED":
-            subscribed.setdefault(key, {})[remote] = None
-        else:
-            subscribed.get(key, {}).pop(remote, None)
+    return MediaStatus().fold(rows.tuples())
+
+
+async def _open_media(session: AsyncSession, session_ids: list[str]) -> dict[tuple[str, str], list[Event]]:
+    """The STOPPED events that would balance each participant's media events: what it still had open."""
+    media = await media_status(session, session_ids)
     open_media: dict[tuple[str, str], list[Event]] = {}
-    for key in publishing.keys() | subscribed.keys():
-        stops = [event("PUBLISH_STOPPED")] if publishing.get(key) else []
-        stops += [event("SUBSCRIBE_STOPPED", remote) for remote in subscribed.get(key, {})]
+    for key in media.publishing | set(media.subscribed):
+        stops = [event("PUBLISH_STOPPED")] if key in media.publishing else []
+        stops += [event("SUBSCRIBE_STOPPED", remote) for remote in media.subscribed.get(key, {})]
         open_media[key] = stops
     return open_media
